@@ -47,7 +47,8 @@ static void check_edit_distance(const uint8_t *data, size_t size)
 {
     size_t half = size / 2;
     pal_slice a = {(const char *)data, half < EDIT_SAMPLE ? half : EDIT_SAMPLE};
-    pal_slice b = {(const char *)data + half, size - half < EDIT_SAMPLE ? size - half : EDIT_SAMPLE};
+    pal_slice b = {(const char *)data + half,
+                   size - half < EDIT_SAMPLE ? size - half : EDIT_SAMPLE};
     for (size_t max = 0; max <= 3; max++) {
         size_t ab = pal_edit_distance(a, b, max);
         if (ab > max + 1 || ab != pal_edit_distance(b, a, max))
@@ -85,8 +86,7 @@ static void check_numbers(const pal_analysis *analysis, pal_arena *arena)
 static void check_entities(const pal_analysis *analysis, const pal_entity *e, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!e[i].entity || !e[i].value || e[i].start >= e[i].end ||
-            e[i].end > analysis->norm.len)
+        if (!e[i].entity || !e[i].value || e[i].start >= e[i].end || e[i].end > analysis->norm.len)
             abort();
         if (!(e[i].score > 0.0f && e[i].score <= 1.0f))
             abort();

@@ -127,9 +127,9 @@ printf '{"kind":"meta","date":"%s","host_cpus":%s,"cpu":"%s","core":%s,"runs":%s
 grid=(
     "words|-dim 50 -epoch 50 -lr 1.0 -wordNgrams 1"
     "bigrams|-dim 50 -epoch 50 -lr 1.0 -wordNgrams 2 -bucket 100000"
+    "bigrams-ova|-dim 50 -epoch 50 -lr 1.0 -wordNgrams 2 -bucket 100000 -loss ova"
     "char3-5|-dim 50 -epoch 50 -lr 0.5 -wordNgrams 2 -minn 3 -maxn 5 -bucket 100000"
     "char3-5-ova|-dim 50 -epoch 50 -lr 0.5 -wordNgrams 2 -minn 3 -maxn 5 -bucket 100000 -loss ova"
-    "char3-5-e100|-dim 50 -epoch 100 -lr 0.5 -wordNgrams 2 -minn 3 -maxn 5 -bucket 100000"
 )
 for g in "${grid[@]}"; do
     printf '{"kind":"grid_setting","name":"%s","args":"%s"}\n' "${g%%|*}" "${g#*|}" >>"$rec"

@@ -2,13 +2,15 @@
  * classifier.c — training and using the intent model (see classifier.h).
  *
  * Layout, chosen for the classify loop:
- *  - the vocabulary is an open-addressing table of 8-byte slots (32-bit
- *    fingerprint of the feature hash, 32-bit feature index + 1), so a
- *    lookup touches one cache line;
- *  - weights are feature-major: the row of a feature is an 8-byte header
- *    (its IDF and the row's scale) and one int8 weight per class, padded
- *    to a multiple of 8, so scoring a message adds a few hundred
- *    contiguous rows (vectorised) and each feature costs one fetch;
+ *  - the vocabulary is an open-addressing table of 8-byte slots (24-bit
+ *    fingerprint of the feature hash, the feature's IDF as one of 256
+ *    levels, 32-bit feature index + 1), so a lookup touches one cache line
+ *    and gives all a feature's TF-IDF weight needs;
+ *  - weights are feature-major: the row of a feature is its scale (a
+ *    float) and one int8 weight per class, padded to a multiple of 8, so
+ *    scoring a message adds a few hundred contiguous rows (vectorised);
+ *  - features are numbered by decreasing frequency, so the rows that most
+ *    messages read are packed together and stay in cache;
  *  - look-ups are done in batches with prefetches, so that the cache
  *    misses of one message overlap instead of queueing;
  *  - a message becomes a short sparse vector (index, TF-IDF weight), each
@@ -34,28 +36,28 @@
 enum { LANE = 8 }; /* weights per row are padded to this */
 
 typedef struct row_header {
-    float idf;   /* inverse document frequency of the feature */
     float scale; /* weight of class c = scale * (int8) row[c] */
 } row_header;
+
+enum { IDF_LEVELS = 256 };
 
 enum { CACHE_LINE = 64 };
 
 /* acc[0..stride) += w * row[0..stride), row quantised to int8. */
-typedef void (*row_kernel)(float *restrict acc, float w, const int8_t *restrict row,
-                           size_t stride);
+typedef void (*row_kernel)(float *restrict acc, float w, const int8_t *restrict row, size_t stride);
 
 struct pal_nlu_model {
-    size_t n_classes;  /* intents + the out-of-scope class, if trained */
-    size_t n_intents;  /* classes that are intents (the first n_intents) */
-    size_t stride;     /* floats per weight row */
+    size_t n_classes; /* intents + the out-of-scope class, if trained */
+    size_t n_intents; /* classes that are intents (the first n_intents) */
+    size_t stride;    /* weights per row: classes padded to LANE */
     char **class_names;
-    uint64_t *slots;   /* vocabulary table */
+    uint64_t *slots; /* vocabulary table */
     size_t slot_mask;
+    float idf_level[IDF_LEVELS]; /* the IDF that each level a slot names stands for */
     size_t n_features;
-    float *idf;        /* per feature, while training */
     unsigned char *rows; /* n_features rows of row_bytes: header + int8 weights */
     size_t row_bytes;
-    float *bias;       /* stride */
+    float *bias;        /* stride */
     row_kernel add_row; /* the fastest kernel this CPU runs */
     pal_lang default_lang;
     float threshold;
@@ -78,34 +80,45 @@ static bool is_oos_label(const char *label)
 
 /* ---- vocabulary ------------------------------------------------------ */
 
+/* The top 24 bits of the hash (the low bits pick the slot); never 0, which
+ * marks an empty slot. A false match needs equal low bits and these 24:
+ * about one message in a million touches a wrong feature, harmlessly. */
 static uint32_t fingerprint(uint64_t hash)
 {
-    uint32_t fp = (uint32_t)(hash >> 32);
+    uint32_t fp = (uint32_t)(hash >> 40);
     return fp ? fp : 1;
 }
 
-/* Feature index of hash, or -1 when unknown. */
-static inline int64_t vocab_find(const pal_nlu_model *m, uint64_t hash)
+/* The slot of hash, or 0 when the feature is unknown. */
+static inline uint64_t vocab_find(const pal_nlu_model *m, uint64_t hash)
 {
     uint32_t fp = fingerprint(hash);
     size_t pos = (size_t)hash & m->slot_mask;
     for (;;) {
         uint64_t slot = m->slots[pos];
-        if (slot == 0)
-            return -1;
-        if ((uint32_t)(slot >> 32) == fp)
-            return (int64_t)(uint32_t)slot - 1;
+        if (slot == 0 || (uint32_t)(slot >> 40) == fp)
+            return slot;
         pos = (pos + 1) & m->slot_mask;
     }
 }
 
-static void vocab_insert(pal_nlu_model *m, uint64_t hash, uint32_t index)
+static inline uint32_t slot_index(uint64_t slot)
+{
+    return (uint32_t)slot - 1;
+}
+
+static inline float slot_idf(const pal_nlu_model *m, uint64_t slot)
+{
+    return m->idf_level[(slot >> 32) & 0xFF];
+}
+
+static void vocab_insert(pal_nlu_model *m, uint64_t hash, uint32_t index, uint8_t idf_level)
 {
     uint32_t fp = fingerprint(hash);
     size_t pos = (size_t)hash & m->slot_mask;
     while (m->slots[pos] != 0)
         pos = (pos + 1) & m->slot_mask;
-    m->slots[pos] = ((uint64_t)fp << 32) | (uint64_t)(index + 1);
+    m->slots[pos] = ((uint64_t)fp << 40) | ((uint64_t)idf_level << 32) | (uint64_t)(index + 1);
 }
 
 /* ---- counting table used in training ---------------------------------- */
@@ -181,12 +194,6 @@ static inline const row_header *row_of(const pal_nlu_model *m, uint32_t f)
     return (const row_header *)(const void *)(m->rows + (size_t)f * m->row_bytes);
 }
 
-/* While training, IDFs live in their own array; afterwards in the rows. */
-static inline float feature_idf(const pal_nlu_model *m, uint32_t f)
-{
-    return m->rows ? row_of(m, f)->idf : m->idf[f];
-}
-
 typedef struct sparse_vec {
     uint32_t *index;
     float *value;
@@ -206,33 +213,33 @@ static void add_group(const pal_nlu_model *m, const uint64_t *hashes, size_t n, 
         cap *= 2;
     uint32_t *keys = pal_arena_alloc(arena, cap * sizeof(*keys));
     uint32_t *counts = pal_arena_alloc(arena, cap * sizeof(*counts));
+    float *idf = pal_arena_alloc(arena, (n + 1) * sizeof(*idf));
     memset(keys, 0xFF, cap * sizeof(*keys));
     size_t first = vec->count;
+    /* Issue every slot's load before waiting for any. */
     for (size_t i = 0; i < n; i++)
         __builtin_prefetch(&m->slots[(size_t)hashes[i] & m->slot_mask]);
     for (size_t i = 0; i < n; i++) {
-        int64_t f = vocab_find(m, hashes[i]);
-        if (f < 0)
+        uint64_t slot = vocab_find(m, hashes[i]);
+        if (slot == 0)
             continue;
-        uint32_t idx = (uint32_t)f;
+        uint32_t idx = slot_index(slot);
         size_t pos = (idx * 2654435761u) & (cap - 1);
         while (keys[pos] != UINT32_MAX && keys[pos] != idx)
             pos = (pos + 1) & (cap - 1);
         if (keys[pos] == UINT32_MAX) {
             keys[pos] = idx;
             counts[pos] = 0;
+            idf[vec->count - first] = slot_idf(m, slot);
             vec->index[vec->count++] = idx;
+            if (m->rows) {
+                /* Scoring reads the row next: start bringing it in now. */
+                const unsigned char *row = m->rows + (size_t)idx * m->row_bytes;
+                for (size_t line = 0; line < m->row_bytes; line += CACHE_LINE)
+                    __builtin_prefetch(row + line);
+            }
         }
         counts[pos]++;
-    }
-    /* Bring in every row now: its header gives the IDF, and scoring reads
-     * the rest right after. */
-    if (m->rows) {
-        for (size_t k = first; k < vec->count; k++) {
-            const unsigned char *row = m->rows + (size_t)vec->index[k] * m->row_bytes;
-            for (size_t line = 0; line < m->row_bytes; line += CACHE_LINE)
-                __builtin_prefetch(row + line);
-        }
     }
     double norm2 = 0;
     for (size_t k = first; k < vec->count; k++) {
@@ -240,7 +247,9 @@ static void add_group(const pal_nlu_model *m, const uint64_t *hashes, size_t n, 
         size_t pos = (idx * 2654435761u) & (cap - 1);
         while (keys[pos] != idx)
             pos = (pos + 1) & (cap - 1);
-        float w = (1.0f + logf((float)counts[pos])) * feature_idf(m, idx);
+        /* Most features occur once in a message: log(1) = 0, no call. */
+        float tf = counts[pos] == 1 ? 1.0f : 1.0f + logf((float)counts[pos]);
+        float w = tf * idf[k - first];
         vec->value[k] = w;
         norm2 += (double)w * w;
     }
@@ -274,9 +283,8 @@ static pal_err vectorize(const pal_nlu_model *m, pal_analyzer *analyzer,
 typedef float vec8 __attribute__((vector_size(32), aligned(4)));
 
 /* acc[0..stride) += w * row[0..stride); stride is a multiple of LANE. */
-__attribute__((target_clones("avx2", "default"))) static void axpy(float *restrict acc, float w,
-                                                                    const float *restrict row,
-                                                                    size_t stride)
+__attribute__((target_clones("avx2", "default"))) static void
+axpy(float *restrict acc, float w, const float *restrict row, size_t stride)
 {
     for (size_t c = 0; c < stride; c += LANE) {
         vec8 a;
@@ -288,8 +296,7 @@ __attribute__((target_clones("avx2", "default"))) static void axpy(float *restri
     }
 }
 
-static void add_row_generic(float *restrict acc, float w, const int8_t *restrict row,
-                            size_t stride)
+static void add_row_generic(float *restrict acc, float w, const int8_t *restrict row, size_t stride)
 {
     for (size_t c = 0; c < stride; c++)
         acc[c] += w * (float)row[c];
@@ -299,9 +306,8 @@ static void add_row_generic(float *restrict acc, float w, const int8_t *restrict
 #include <immintrin.h>
 
 /* 8 classes per step: widen 8 int8 to floats, multiply-add. */
-__attribute__((target("avx2,fma"))) static void add_row_avx2(float *restrict acc, float w,
-                                                             const int8_t *restrict row,
-                                                             size_t stride)
+__attribute__((target("avx2,fma"))) static void
+add_row_avx2(float *restrict acc, float w, const int8_t *restrict row, size_t stride)
 {
     __m256 vw = _mm256_set1_ps(w);
     for (size_t c = 0; c < stride; c += LANE) {
@@ -328,8 +334,8 @@ static void scores_of(const pal_nlu_model *m, const sparse_vec *x, float *scores
     memcpy(scores, m->bias, m->stride * sizeof(float));
     for (size_t k = 0; k < x->count; k++) {
         const row_header *row = row_of(m, x->index[k]);
-        m->add_row(scores, x->value[k] * row->scale,
-                   (const int8_t *)(const void *)(row + 1), m->stride);
+        m->add_row(scores, x->value[k] * row->scale, (const int8_t *)(const void *)(row + 1),
+                   m->stride);
     }
 }
 
@@ -347,14 +353,11 @@ static void quantize(pal_nlu_model *m, const float *w)
         for (size_t c = 0; c < m->n_classes; c++)
             max = fabsf(weights[c]) > max ? fabsf(weights[c]) : max;
         row_header *header = (row_header *)(void *)(m->rows + f * m->row_bytes);
-        header->idf = m->idf[f];
         header->scale = max > 0 ? max / 127.0f : 1.0f;
         int8_t *q = (int8_t *)(void *)(header + 1);
         for (size_t c = 0; c < m->n_classes; c++)
             q[c] = (int8_t)lrintf(weights[c] / header->scale);
     }
-    free(m->idf);
-    m->idf = NULL;
 }
 
 /* Softmax over the first n entries, in place; returns nothing. */
@@ -377,8 +380,8 @@ static void softmax(float *v, size_t n)
 
 typedef struct training_set {
     size_t n;
-    uint32_t *label;    /* class of each example */
-    size_t *offset;     /* CSR: example i's features are [offset[i], offset[i+1]) */
+    uint32_t *label; /* class of each example */
+    size_t *offset;  /* CSR: example i's features are [offset[i], offset[i+1]) */
     uint32_t *index;
     float *value;
 } training_set;
@@ -444,10 +447,24 @@ static pal_err assign_classes(pal_nlu_model *m, const pal_nlu_example *ex, size_
     return PAL_OK;
 }
 
+typedef struct df_entry {
+    uint64_t hash;
+    uint32_t count;
+} df_entry;
+
+/* Most frequent first; ties by hash so that the order is reproducible. */
+static int cmp_df_desc(const void *a, const void *b)
+{
+    const df_entry *x = a;
+    const df_entry *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
 /* Pass 1: languages and document frequencies; builds the vocabulary. */
-static pal_err build_vocabulary(pal_nlu_model *m, pal_analyzer *analyzer,
-                                const pal_nlu_example *ex, size_t n, int min_df, char *errbuf,
-                                size_t errlen)
+static pal_err build_vocabulary(pal_nlu_model *m, pal_analyzer *analyzer, const pal_nlu_example *ex,
+                                size_t n, int min_df, char *errbuf, size_t errlen)
 {
     size_t lang_count[PAL_LANG_COUNT] = {0};
     for (size_t i = 0; i < n; i++) {
@@ -459,8 +476,7 @@ static pal_err build_vocabulary(pal_nlu_model *m, pal_analyzer *analyzer,
         }
         lang_count[a.lang]++;
     }
-    m->default_lang = lang_count[PAL_LANG_FR] > lang_count[PAL_LANG_EN] ? PAL_LANG_FR
-                                                                         : PAL_LANG_EN;
+    m->default_lang = lang_count[PAL_LANG_FR] > lang_count[PAL_LANG_EN] ? PAL_LANG_FR : PAL_LANG_EN;
     count_table df;
     count_table_init(&df, 1u << 16);
     for (size_t i = 0; i < n; i++) {
@@ -483,26 +499,36 @@ static pal_err build_vocabulary(pal_nlu_model *m, pal_analyzer *analyzer,
         return err;
     }
 
+    /* Kept features, numbered by decreasing frequency: the rows a typical
+     * message reads then sit together at the start of the table, where
+     * they stay in cache. */
     size_t kept = 0;
+    df_entry *entries = pal_xmalloc((df.used + 1) * sizeof(*entries));
     for (size_t i = 0; i <= df.mask; i++) {
         if (df.keys[i] && df.counts[i] >= (uint32_t)min_df)
-            kept++;
+            entries[kept++] = (df_entry){df.keys[i], df.counts[i]};
     }
+    qsort(entries, kept, sizeof(*entries), cmp_df_desc);
     size_t slots = 16;
     while (slots < kept * 2)
         slots *= 2;
     m->slots = pal_xcalloc(slots, sizeof(*m->slots));
     m->slot_mask = slots - 1;
-    m->idf = pal_xmalloc((kept + 1) * sizeof(*m->idf));
-    m->n_features = 0;
-    for (size_t i = 0; i <= df.mask; i++) {
-        if (!df.keys[i] || df.counts[i] < (uint32_t)min_df)
-            continue;
-        uint32_t f = (uint32_t)m->n_features++;
-        vocab_insert(m, df.keys[i], f);
-        /* Smoothed IDF, as if one extra document held every feature. */
-        m->idf[f] = logf((float)(n + 1) / (float)(df.counts[i] + 1)) + 1.0f;
+    m->n_features = kept;
+    /* Smoothed IDF (as if one extra document held every feature), stored
+     * as one of 256 levels between the most and the least frequent. */
+    float idf_min = logf((float)(n + 1) / (float)(n + 1)) + 1.0f;
+    float idf_max = logf((float)(n + 1) / (float)(min_df + 1)) + 1.0f;
+    float step = (idf_max - idf_min) / (IDF_LEVELS - 1);
+    for (int level = 0; level < IDF_LEVELS; level++)
+        m->idf_level[level] = idf_min + step * (float)level;
+    for (size_t f = 0; f < kept; f++) {
+        float idf = logf((float)(n + 1) / (float)(entries[f].count + 1)) + 1.0f;
+        long level = step > 0 ? lrintf((idf - idf_min) / step) : 0;
+        level = level < 0 ? 0 : level > IDF_LEVELS - 1 ? IDF_LEVELS - 1 : level;
+        vocab_insert(m, entries[f].hash, (uint32_t)f, (uint8_t)level);
     }
+    free(entries);
     count_table_free(&df);
     return PAL_OK;
 }
@@ -586,8 +612,7 @@ static void sgd(pal_nlu_model *m, const training_set *ts, const pal_nlu_params *
                             ts->offset[i + 1] - ts->offset[i]};
             memcpy(scores, m->bias, stride * sizeof(float));
             for (size_t j = 0; j < x.count; j++)
-                axpy(scores, (float)(scale * x.value[j]), w + (size_t)x.index[j] * stride,
-                     stride);
+                axpy(scores, (float)(scale * x.value[j]), w + (size_t)x.index[j] * stride, stride);
             softmax(scores, m->n_classes);
             scores[ts->label[i]] -= 1.0f; /* gradient of the loss per class */
             for (size_t c = m->n_classes; c < stride; c++)
@@ -701,7 +726,6 @@ void pal_nlu_model_free(pal_nlu_model *model)
         free(model->class_names[c]);
     free(model->class_names);
     free(model->slots);
-    free(model->idf);
     free(model->rows);
     free(model->bias);
     free(model);
@@ -729,8 +753,7 @@ int pal_nlu_intent_find(const pal_nlu_model *model, const char *name)
 size_t pal_nlu_model_bytes(const pal_nlu_model *model)
 {
     size_t bytes = sizeof(*model) + (model->slot_mask + 1) * sizeof(uint64_t) +
-                   model->n_features * model->row_bytes +
-                   model->stride * sizeof(float);
+                   model->n_features * model->row_bytes + model->stride * sizeof(float);
     for (size_t c = 0; c < model->n_classes; c++)
         bytes += strlen(model->class_names[c]) + 1 + sizeof(char *);
     return bytes;
@@ -783,8 +806,8 @@ pal_err pal_nlu_classify(const pal_nlu_model *model, pal_analyzer *analyzer,
     return PAL_OK;
 }
 
-pal_err pal_nlu_classify_text(const pal_nlu_model *model, pal_analyzer *analyzer,
-                              const char *text, size_t len, pal_nlu_result *out)
+pal_err pal_nlu_classify_text(const pal_nlu_model *model, pal_analyzer *analyzer, const char *text,
+                              size_t len, pal_nlu_result *out)
 {
     pal_analysis analysis;
     pal_err err = pal_analyze(analyzer, text, len, PAL_LANG_UNKNOWN, &analysis);

@@ -59,11 +59,19 @@ static const float SCORE_FUZZY_PLURAL_PENALTY = 0.05f;
 static const float SCORE_WEAK_NUMBER = 0.5f;
 static const float SCORE_HASHTAG_POSTCODE = 0.9f;
 
+/* What a loose comparison needs to know of a word before trying it: its
+ * length in code points and which characters it uses (one bit per letter or
+ * digit, others hashed onto the remaining bits). */
+typedef struct word_sketch {
+    size_t n_cps;
+    uint64_t chars;
+} word_sketch;
+
 typedef struct syn_word {
     char *text; /* folded, NUL-terminated */
     size_t len;
-    size_t n_cps;   /* length in code points */
-    bool loose;     /* a word: plural and typo tolerance apply */
+    word_sketch sketch;
+    bool loose; /* a word: plural and typo tolerance apply */
 } syn_word;
 
 typedef struct synonym {
@@ -132,7 +140,7 @@ size_t pal_edit_distance(pal_slice a, pal_slice b, size_t max)
     int32_t *ca = stack_a, *cb = stack_b;
     size_t *rows = stack_rows;
     size_t over = max == SIZE_MAX ? SIZE_MAX : max + 1;
-    size_t result = over;
+    size_t result;
 
     if (!a.ptr)
         a.len = 0;
@@ -308,6 +316,31 @@ static void synonym_free(synonym *syn)
     free(syn->words);
 }
 
+static word_sketch sketch_of(pal_slice word)
+{
+    word_sketch sk = {0, 0};
+    size_t i = 0;
+    while (i < word.len) {
+        int32_t cp;
+        size_t k = pal_utf8_decode(word.ptr + i, word.len - i, &cp);
+        if (k == 0) {
+            cp = (unsigned char)word.ptr[i];
+            k = 1;
+        }
+        unsigned bit;
+        if (cp >= 'a' && cp <= 'z')
+            bit = (unsigned)(cp - 'a');
+        else if (cp >= '0' && cp <= '9')
+            bit = 26 + (unsigned)(cp - '0');
+        else
+            bit = 36 + (unsigned)cp % 28;
+        sk.chars |= (uint64_t)1 << bit;
+        sk.n_cps++;
+        i += k;
+    }
+    return sk;
+}
+
 /* Splits text into folded words as pal_analyze would (punctuation left out).
  * *out (OUT) is the caller's; free with synonym_free(). */
 static pal_err synonym_parse(pal_arena *arena, const char *text, synonym *out)
@@ -338,7 +371,7 @@ static pal_err synonym_parse(pal_arena *arena, const char *text, synonym *out)
         syn_word *w = &out->words[out->n_words++];
         w->text = pal_xstrndup(folded.ptr, folded.len);
         w->len = folded.len;
-        w->n_cps = pal_utf8_length(folded.ptr, folded.len);
+        w->sketch = sketch_of(folded);
         w->loose = tokens[i].kind == PAL_TOK_WORD;
     }
     if (out->n_words == 0) {
@@ -449,8 +482,8 @@ pal_err pal_entity_set_add_pattern(pal_entity_set *set, const char *entity, cons
     }
     /* \C could split a code point and hand back invalid UTF-8: refused. */
     code = pcre2_compile((PCRE2_SPTR)regex, PCRE2_ZERO_TERMINATED,
-                         PCRE2_UTF | PCRE2_CASELESS | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C,
-                         &errcode, &erroffset, NULL);
+                         PCRE2_UTF | PCRE2_CASELESS | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C, &errcode,
+                         &erroffset, NULL);
     if (!code) {
         PCRE2_UCHAR msg[256];
         if (pcre2_get_error_message(errcode, msg, sizeof(msg)) < 0)
@@ -555,20 +588,43 @@ static float edit_score(size_t d)
     return d == 1 ? SCORE_EDIT1 : SCORE_EDIT2;
 }
 
+/* Characters a plural ending adds or removes. */
+static const uint64_t PLURAL_CHARS =
+    ((uint64_t)1 << ('e' - 'a')) | ((uint64_t)1 << ('s' - 'a')) | ((uint64_t)1 << ('x' - 'a'));
+
+static unsigned popcount64(uint64_t x)
+{
+    return (unsigned)__builtin_popcountll(x);
+}
+
+/* False when no plural ending and at most two edits can turn one word into
+ * the other: lengths too far apart, or more than two characters used by one
+ * and not the other (besides e, s, x). Cheap, and it rules out almost every
+ * pair, which matters when a long message meets a long list of synonyms. */
+static bool may_match_loosely(word_sketch a, word_sketch b)
+{
+    size_t diff = a.n_cps > b.n_cps ? a.n_cps - b.n_cps : b.n_cps - a.n_cps;
+    if (diff > 4) /* two edits on a word stripped of "es" */
+        return false;
+    return popcount64(a.chars & ~b.chars & ~PLURAL_CHARS) <= 2 &&
+           popcount64(b.chars & ~a.chars & ~PLURAL_CHARS) <= 2;
+}
+
 /* How well the message word (folded, of token kind `kind`) matches the
  * synonym word: 0 when it does not. */
-static float word_score(pal_slice msg, pal_token_kind kind, const syn_word *w)
+static float word_score(pal_slice msg, pal_token_kind kind, word_sketch msg_sketch,
+                        const syn_word *w)
 {
     pal_slice syn = {w->text, w->len};
     if (msg.len == syn.len && memcmp(msg.ptr, syn.ptr, syn.len) == 0)
         return 1.0f;
-    if (kind != PAL_TOK_WORD || !w->loose)
+    if (kind != PAL_TOK_WORD || !w->loose || !may_match_loosely(msg_sketch, w->sketch))
         return 0.0f;
     if (plural_equal(msg, syn))
         return SCORE_PLURAL;
 
-    size_t n_msg = pal_utf8_length(msg.ptr, msg.len);
-    size_t limit = edits_allowed(n_msg < w->n_cps ? n_msg : w->n_cps);
+    size_t n_msg = msg_sketch.n_cps;
+    size_t limit = edits_allowed(n_msg < w->sketch.n_cps ? n_msg : w->sketch.n_cps);
     if (limit == 0)
         return 0.0f;
     float best = 0.0f;
@@ -589,8 +645,9 @@ static float word_score(pal_slice msg, pal_token_kind kind, const syn_word *w)
 
 /* The synonym that best matches from token i (longest, then best score);
  * false when none does. *n_tokens and *score (OUT). */
-static bool best_synonym_at(const entity_def *def, const pal_analysis *analysis, size_t i,
-                            const synonym **best, size_t *n_tokens, float *score)
+static bool best_synonym_at(const entity_def *def, const pal_analysis *analysis,
+                            const word_sketch *sketches, size_t i, const synonym **best,
+                            size_t *n_tokens, float *score)
 {
     *best = NULL;
     *n_tokens = 0;
@@ -604,7 +661,7 @@ static bool best_synonym_at(const entity_def *def, const pal_analysis *analysis,
         float syn_score = 1.0f;
         for (size_t w = 0; w < syn->n_words && syn_score > 0.0f; w++) {
             float ws = word_score(analysis->folded[i + w], analysis->tokens[i + w].kind,
-                                  &syn->words[w]);
+                                  sketches[i + w], &syn->words[w]);
             if (ws < syn_score)
                 syn_score = ws;
         }
@@ -620,7 +677,7 @@ static bool best_synonym_at(const entity_def *def, const pal_analysis *analysis,
 }
 
 static void extract_choice(cand_list *list, size_t d, const entity_def *def,
-                           const pal_analysis *analysis)
+                           const pal_analysis *analysis, const word_sketch *sketches)
 {
     for (size_t i = 0; i < analysis->n_tokens; i++) {
         if (analysis->tokens[i].kind == PAL_TOK_PUNCT)
@@ -628,7 +685,7 @@ static void extract_choice(cand_list *list, size_t d, const entity_def *def,
         const synonym *syn;
         size_t n;
         float score;
-        if (!best_synonym_at(def, analysis, i, &syn, &n, &score))
+        if (!best_synonym_at(def, analysis, sketches, i, &syn, &n, &score))
             continue;
         cand_push(list, d, def, def->values[syn->value], 0.0, analysis->tokens[i].start,
                   token_end(&analysis->tokens[i + n - 1]), score);
@@ -644,8 +701,7 @@ static void extract_numbers(cand_list *list, size_t d, const entity_def *def,
         if (m->value < def->min || m->value > def->max)
             continue;
         cand_push(list, d, def, NULL, m->value, analysis->tokens[m->tok_start].start,
-                  token_end(&analysis->tokens[m->tok_end - 1]),
-                  m->weak ? SCORE_WEAK_NUMBER : 1.0f);
+                  token_end(&analysis->tokens[m->tok_end - 1]), m->weak ? SCORE_WEAK_NUMBER : 1.0f);
     }
 }
 
@@ -736,7 +792,8 @@ static void extract_pattern(cand_list *list, size_t d, const entity_def *def, co
             vs = ov[2 * pat->value_group];
             ve = ov[2 * pat->value_group + 1];
         }
-        const char *value = pal_arena_strndup(arena, analysis->norm.ptr + vs, ve > vs ? ve - vs : 0);
+        const char *value =
+            pal_arena_strndup(arena, analysis->norm.ptr + vs, ve > vs ? ve - vs : 0);
         cand_push(list, d, def, value, 0.0, start, end, 1.0f);
         offset = end;
     }
@@ -802,30 +859,37 @@ pal_err pal_entity_set_extract(const pal_entity_set *set, const pal_analysis *an
                                pal_arena *arena, pal_entity **out, size_t *count)
 {
     cand_list list = {0};
+    word_sketch *sketches = NULL; /* of each token, for choices; made once */
     pal_number_match *numbers = NULL;
     size_t n_numbers = 0;
     bool numbers_done = false;
-    pal_err err = PAL_ERR_INVALID;
+    pal_err err;
 
     if (out)
         *out = NULL;
     if (count)
         *count = 0;
     if (!set || !analysis || !arena || !out || !count)
-        goto out;
+        return PAL_ERR_INVALID;
     if (analysis->n_tokens > 0 && (!analysis->tokens || !analysis->folded || !analysis->norm.ptr))
-        goto out;
-    if (analysis->norm.len > 0 && !pal_utf8_valid(analysis->norm.ptr, analysis->norm.len)) {
-        err = PAL_ERR_UTF8;
-        goto out;
-    }
+        return PAL_ERR_INVALID;
+    /* Checked once here so that each pcre2_match can skip the check. */
+    if (analysis->norm.len > 0 && !pal_utf8_valid(analysis->norm.ptr, analysis->norm.len))
+        return PAL_ERR_UTF8;
 
     for (size_t d = 0; d < set->n_defs; d++) {
         const entity_def *def = &set->defs[d];
         size_t from = list.count;
         switch (def->kind) {
         case PAL_ENTITY_CHOICE:
-            extract_choice(&list, d, def, analysis);
+            if (!sketches) {
+                sketches = pal_xcalloc(analysis->n_tokens + 1, sizeof(*sketches));
+                for (size_t i = 0; i < analysis->n_tokens; i++) {
+                    if (analysis->tokens[i].kind == PAL_TOK_WORD)
+                        sketches[i] = sketch_of(analysis->folded[i]);
+                }
+            }
+            extract_choice(&list, d, def, analysis, sketches);
             break;
         case PAL_ENTITY_NUMBER:
             if (!numbers_done) {
@@ -861,6 +925,7 @@ pal_err pal_entity_set_extract(const pal_entity_set *set, const pal_analysis *an
     }
     err = PAL_OK;
 out:
+    free(sketches);
     free(list.items);
     return err;
 }

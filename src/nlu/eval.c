@@ -125,8 +125,7 @@ static void predictions_free(predictions *p)
 
 /* Classifies every example of test[idx[0..n)] (idx NULL: all) with model. */
 static pal_err predict_all(const pal_nlu_model *model, pal_analyzer *analyzer,
-                           const pal_dataset *test, const size_t *idx, size_t n,
-                           predictions *p)
+                           const pal_dataset *test, const size_t *idx, size_t n, predictions *p)
 {
     for (size_t k = 0; k < n; k++) {
         const pal_nlu_example *ex = &test->examples[idx ? idx[k] : k];
@@ -380,8 +379,9 @@ pal_err pal_eval_cross_validate(const pal_dataset *data, int k, const pal_nlu_pa
                                 pal_eval_report **out, char *errbuf, size_t errlen)
 {
     if (k < 2 || k > 100 || data->count < (size_t)k) {
-        set_error(errbuf, errlen, "cross-validation needs 2 to 100 folds and at least as many "
-                                  "examples as folds");
+        set_error(errbuf, errlen,
+                  "cross-validation needs 2 to 100 folds and at least as many "
+                  "examples as folds");
         return PAL_ERR_INVALID;
     }
     pal_nlu_params defaults;
@@ -476,13 +476,12 @@ void pal_eval_print_text(FILE *f, const pal_eval_report *r)
     if (r->n_oos) {
         fprintf(f, "in-scope acc. %.4f  (%zu/%zu)\n", r->in_scope_accuracy, r->n_in_scope_correct,
                 r->n_in_scope);
-        fprintf(f, "oos recall    %.4f  (%zu/%zu answered none)\n", r->oos_recall,
-                r->n_oos_correct, r->n_oos);
+        fprintf(f, "oos recall    %.4f  (%zu/%zu answered none)\n", r->oos_recall, r->n_oos_correct,
+                r->n_oos);
     }
     fprintf(f, "threshold     %.2f\n", (double)r->threshold);
     fprintf(f, "training      %.0f ms%s\n", r->train_ms, r->folds ? " per fold" : "");
-    fprintf(f, "throughput    %.0f messages/s (one thread, analysis included)\n",
-            r->predict_per_s);
+    fprintf(f, "throughput    %.0f messages/s (one thread, analysis included)\n", r->predict_per_s);
     fprintf(f, "model         %zu features, %.1f MB\n\n", r->n_features,
             (double)r->model_bytes / 1e6);
 

@@ -268,8 +268,7 @@ static bool parse_digits(pal_slice s, pal_lang lang, double *value, bool *is_int
             n_digits++;
             if (significant > 0 || s.ptr[i] != '0')
                 significant++;
-        } else if ((s.ptr[i] == ',' || s.ptr[i] == '.') && sep == s.len && i > 0 &&
-                   i + 1 < s.len) {
+        } else if ((s.ptr[i] == ',' || s.ptr[i] == '.') && sep == s.len && i > 0 && i + 1 < s.len) {
             sep = i;
         } else {
             return false;
@@ -363,12 +362,12 @@ typedef enum sub_state {
 } sub_state;
 
 typedef struct word_parse {
-    double total;    /* closed millions and thousands */
-    int hundreds;    /* hundreds of the current group */
-    int sub;         /* the part of the group below the hundred */
-    sub_state state; /* what may follow */
-    bool ten_takes_teen; /* soixante, quatre-vingt: may take dix..dix-neuf */
-    bool ten_takes_et;   /* vingt..soixante, septante..nonante: may take "et un" */
+    double total;          /* closed millions and thousands */
+    int hundreds;          /* hundreds of the current group */
+    int sub;               /* the part of the group below the hundred */
+    sub_state state;       /* what may follow */
+    bool ten_takes_teen;   /* soixante, quatre-vingt: may take dix..dix-neuf */
+    bool ten_takes_et;     /* vingt..soixante, septante..nonante: may take "et un" */
     bool after_multiplier; /* a hundred/thousand/million was just closed */
     bool has_thousand;
     bool has_million;
@@ -387,8 +386,8 @@ static void close_million(word_parse *p, int scale)
 
 /* Tries to add the word w (at token i) to the number being read; false when
  * it does not continue it. May consume a following token (*extra OUT = 1). */
-static bool parse_step(word_parse *p, const pal_analysis *analysis, size_t i,
-                       const number_word *w, size_t *extra)
+static bool parse_step(word_parse *p, const pal_analysis *analysis, size_t i, const number_word *w,
+                       size_t *extra)
 {
     *extra = 0;
     bool first = i == p->first_word;
@@ -458,16 +457,19 @@ static bool parse_step(word_parse *p, const pal_analysis *analysis, size_t i,
         close_million(p, 1000000);
         p->has_million = true;
         return true;
-    case W_GROUP:
+    case W_GROUP: {
         if (p->total != 0 || p->state == S_DIX || p->state == S_FINAL)
             break;
-        p->sub = (p->hundreds + p->sub ? p->hundreds + p->sub : 1) * w->value;
+        int counted = p->hundreds + p->sub; /* "deux douzaines"; "a dozen" counts one */
+        p->sub = (counted > 0 ? counted : 1) * w->value;
         p->hundreds = 0;
         p->state = S_FINAL;
         return true;
+    }
     case W_PAIR:
         /* "a couple", "a pair", "une paire": only right after the article. */
-        if (!(p->state == S_ARTICLE || (p->state == S_UNIT && p->sub == 1)) || i != p->first_word + 1)
+        if (!(p->state == S_ARTICLE || (p->state == S_UNIT && p->sub == 1)) ||
+            i != p->first_word + 1)
             break;
         p->sub = 2;
         p->state = S_FINAL;
@@ -577,8 +579,8 @@ static bool match_words(const pal_analysis *analysis, size_t i, pal_number_match
     return true;
 }
 
-pal_err pal_numbers_extract(const pal_analysis *analysis, pal_arena *arena,
-                            pal_number_match **out, size_t *count)
+pal_err pal_numbers_extract(const pal_analysis *analysis, pal_arena *arena, pal_number_match **out,
+                            size_t *count)
 {
     pal_number_match *found = NULL;
     size_t n_found = 0;
@@ -595,7 +597,7 @@ pal_err pal_numbers_extract(const pal_analysis *analysis, pal_arena *arena,
     while (i < analysis->n_tokens) {
         pal_number_match m;
         bool ok = is_digit_token(analysis, i) ? match_digits(analysis, i, &m)
-                                               : match_words(analysis, i, &m);
+                                              : match_words(analysis, i, &m);
         if (!ok) {
             i++;
             continue;

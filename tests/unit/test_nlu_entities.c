@@ -75,8 +75,8 @@ static size_t extract(fixture *f, const pal_entity_set *set, const char *text, p
 {
     size_t count = 0;
     pal_arena_reset(f->arena);
-    assert_int_equal(
-        pal_analyze(f->analyzer, text, strlen(text), PAL_LANG_UNKNOWN, &f->analysis), PAL_OK);
+    assert_int_equal(pal_analyze(f->analyzer, text, strlen(text), PAL_LANG_UNKNOWN, &f->analysis),
+                     PAL_OK);
     assert_int_equal(pal_entity_set_extract(set, &f->analysis, f->arena, out, &count), PAL_OK);
     /* Invariants every caller relies on. */
     for (size_t i = 0; i < count; i++) {
@@ -147,12 +147,12 @@ static void test_beer_spellings(void **state)
         const char *beer;
         int exact;
     } cases[] = {
-        {"Corona", "corona", 1},   {"CORONA!", "corona", 1},  {"Coronas", "corona", 0},
-        {"corna", "corona", 0},    {"cornoa", "corona", 0},   {"coronnas", "corona", 0},
+        {"Corona", "corona", 1},      {"CORONA!", "corona", 1},    {"Coronas", "corona", 0},
+        {"corna", "corona", 0},       {"cornoa", "corona", 0},     {"coronnas", "corona", 0},
         {"coors light?", "coors", 1}, {"Coors-Light", "coors", 1}, {"coors", "coors", 1},
-        {"cors", "coors", 0},      {"bud", "bud", 1},         {"Budweiser", "bud", 1},
-        {"budwiser", "bud", 0},    {"budwieser", "bud", 0},   {"budweisers", "bud", 0},
-        {"une bud stp", "bud", 1}, {"buds", "bud", 0},
+        {"cors", "coors", 0},         {"bud", "bud", 1},           {"Budweiser", "bud", 1},
+        {"budwiser", "bud", 0},       {"budwieser", "bud", 0},     {"budweisers", "bud", 0},
+        {"une bud stp", "bud", 1},    {"buds", "bud", 0},
     };
     fixture *f = *state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -160,8 +160,8 @@ static void test_beer_spellings(void **state)
         size_t n = extract(f, f->set, cases[i].text, &e);
         const pal_entity *b = find(e, n, "beer");
         if (!b || strcmp(b->value, cases[i].beer) != 0 || count_named(e, n, "beer") != 1)
-            fail_msg("\"%s\": expected beer %s, got %s (%zu beers)", cases[i].text,
-                     cases[i].beer, b ? b->value : "none", count_named(e, n, "beer"));
+            fail_msg("\"%s\": expected beer %s, got %s (%zu beers)", cases[i].text, cases[i].beer,
+                     b ? b->value : "none", count_named(e, n, "beer"));
         if (cases[i].exact ? b->score != 1.0f : !(b->score < 1.0f && b->score >= 0.5f))
             fail_msg("\"%s\": score %g", cases[i].text, (double)b->score);
     }
@@ -170,13 +170,13 @@ static void test_beer_spellings(void **state)
 static void test_beer_not_found(void **state)
 {
     static const char *const texts[] = {
-        "bod",       /* three letters: exact only */
-        "bide",      /* two edits from bud */
-        "cxrxna",    /* two edits on six letters */
-        "heineken",  /* another beer */
-        "merci",     /* nothing */
+        "bod",      /* three letters: exact only */
+        "bide",     /* two edits from bud */
+        "cxrxna",   /* two edits on six letters */
+        "heineken", /* another beer */
+        "merci",    /* nothing */
         "🍺",        /* only emoji */
-        "",          /* nothing at all */
+        "",         /* nothing at all */
     };
     fixture *f = *state;
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -216,15 +216,9 @@ static void test_quantity_digits_and_words(void **state)
         const char *text;
         double quantity; /* 0: no quantity in 1..4 */
     } cases[] = {
-        {"3 coors please", 3},
-        {"non, 3", 3},
-        {"I'd like two", 2},
-        {"quatre", 4},
-        {"4", 4},
-        {"vingt-deux", 0},
-        {"5 coronas", 0},
-        {"0", 0},
-        {"2,5", 2.5},
+        {"3 coors please", 3}, {"non, 3", 3}, {"I'd like two", 2},
+        {"quatre", 4},         {"4", 4},      {"vingt-deux", 0},
+        {"5 coronas", 0},      {"0", 0},      {"2,5", 2.5},
     };
     fixture *f = *state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -254,12 +248,9 @@ static void test_amounts(void **state)
         double value;
         const char *string;
     } cases[] = {
-        {"vingt-deux", 22, "22"},
-        {"quatre-vingt-dix-sept", 97, "97"},
-        {"a dozen", 12, "12"},
-        {"one hundred and five", 105, "105"},
-        {"3,5", 3.5, "3.5"},
-        {"mille deux cents", 1200, "1200"},
+        {"vingt-deux", 22, "22"}, {"quatre-vingt-dix-sept", 97, "97"},
+        {"a dozen", 12, "12"},    {"one hundred and five", 105, "105"},
+        {"3,5", 3.5, "3.5"},      {"mille deux cents", 1200, "1200"},
     };
     fixture *f = *state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -422,8 +413,7 @@ static void test_extract_hostile(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(pal_entity_set_extract(NULL, &empty, f->arena, &e, &n), PAL_ERR_INVALID);
     assert_int_equal(pal_entity_set_extract(f->set, NULL, f->arena, &e, &n), PAL_ERR_INVALID);
-    assert_int_equal(pal_entity_set_extract(f->set, &empty, f->arena, NULL, &n),
-                     PAL_ERR_INVALID);
+    assert_int_equal(pal_entity_set_extract(f->set, &empty, f->arena, NULL, &n), PAL_ERR_INVALID);
 
     /* An empty set finds nothing. */
     pal_entity_set *none = pal_entity_set_new();

@@ -77,9 +77,18 @@ static void check_whole(fixture *f, const number_case *cases, size_t n, pal_lang
 static void test_digits(void **state)
 {
     static const number_case cases[] = {
-        {"3", 3},        {"0", 0},         {"42", 42},        {"3,5", 3.5},
-        {"3.5", 3.5},    {"0,25", 0.25},   {"999999", 999999}, {"2 000", 2000},
-        {"1 500 000", 1500000}, {"2 mille", 2000}, {"1,5 million", 1500000}, {"3 dozen", 36},
+        {"3", 3},
+        {"0", 0},
+        {"42", 42},
+        {"3,5", 3.5},
+        {"3.5", 3.5},
+        {"0,25", 0.25},
+        {"999999", 999999},
+        {"2 000", 2000},
+        {"1 500 000", 1500000},
+        {"2 mille", 2000},
+        {"1,5 million", 1500000},
+        {"3 dozen", 36},
         {"2 douzaines", 24},
     };
     check_whole(*state, cases, sizeof(cases) / sizeof(cases[0]), PAL_LANG_UNKNOWN);
@@ -188,9 +197,8 @@ static void test_french_words(void **state)
 static void test_belgian_and_swiss_words(void **state)
 {
     static const number_case cases[] = {
-        {"septante", 70},     {"septante-sept", 77}, {"septante et un", 71},
-        {"huitante", 80},     {"octante-deux", 82},  {"nonante", 90},
-        {"nonante-neuf", 99}, {"nonante et un", 91},
+        {"septante", 70},     {"septante-sept", 77}, {"septante et un", 71}, {"huitante", 80},
+        {"octante-deux", 82}, {"nonante", 90},       {"nonante-neuf", 99},   {"nonante et un", 91},
     };
     check_whole(*state, cases, sizeof(cases) / sizeof(cases[0]), PAL_LANG_FR);
 }
@@ -304,26 +312,12 @@ static void test_weak_articles(void **state)
 static void test_not_numbers(void **state)
 {
     static const char *const texts[] = {
-        "a",
-        "a beer please",
-        "an apple",
-        "et",
-        "and",
-        "et puis",
-        "rock and roll",
-        "il a soif",
-        "coors light",
-        "there you go",
-        "sans doute",
-        "la ville",
-        "une tente",
-        "the fifth one?", /* "one" is weak, "fifth" is not fifty */
-        "cents",
-        "demi",
-        "couple",
-        "",
-        "🍺🍺🍺",
-        "#monresultat",
+        "a",           "a beer please",  "an apple",      "et",
+        "and",         "et puis",        "rock and roll", "il a soif",
+        "coors light", "there you go",   "sans doute",    "la ville",
+        "une tente",   "the fifth one?", /* "one" is weak, "fifth" is not fifty */
+        "cents",       "demi",           "couple",        "",
+        "🍺🍺🍺",         "#monresultat",
     };
     fixture *f = *state;
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -350,8 +344,8 @@ static void test_article_before_number(void **state)
 static void test_typos(void **state)
 {
     static const number_case cases[] = {
-        {"quattre", 4}, {"deuxx", 2},   {"quatr", 4},     {"vignt", 20},
-        {"trois", 3},   {"cinqante", 50}, {"sevne", 7},   {"tweny", 20},
+        {"quattre", 4}, {"deuxx", 2},     {"quatr", 4}, {"vignt", 20},
+        {"trois", 3},   {"cinqante", 50}, {"sevne", 7}, {"tweny", 20},
     };
     check_whole(*state, cases, sizeof(cases) / sizeof(cases[0]), PAL_LANG_UNKNOWN);
 
