@@ -25,8 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         }
         pal_slice folded;
-        if (pal_text_fold(pal_analyzer_arena(analyzer), a.norm.ptr, a.norm.len, &folded) !=
-            PAL_OK)
+        if (pal_text_fold(pal_analyzer_arena(analyzer), a.norm.ptr, a.norm.len, &folded) != PAL_OK)
             abort(); /* normalised text is valid UTF-8 by construction */
     }
     pal_analyzer_free(analyzer);

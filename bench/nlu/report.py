@@ -102,6 +102,8 @@ def build(recs):
                 "train_s": spread([x["train_ms"] / 1000 if x["train_ms"] is not None else None
                                    for x in pal["runs"]]),
                 "utt_per_s": spread([x["predict_per_s"] for x in pal["runs"]])}
+        if c.get("setting_from"):
+            ft["setting_from"] = c["setting_from"]
         out["corpora"][name] = {"train": c["train"], "test": c["test"],
                                 "fasttext": ft, "palabre": pal}
     return out
@@ -160,7 +162,9 @@ def markdown(res):
         ft = c["fasttext"]
         b = ft.get("best_result")
         if b:
-            lines.append(f"| {name} | fastText best ({ft['best']}) | {f3(b['macro_f1'])} "
+            label = (f"fastText ({ft['best']}, chosen on {ft['setting_from']})"
+                     if ft.get("setting_from") else f"fastText best ({ft['best']})")
+            lines.append(f"| {name} | {label} | {f3(b['macro_f1'])} "
                          f"| {pct(b['accuracy'])} | {pct(b['oos_recall'])} "
                          f"| {med(b['train_s'], secs)} | {med(b['utt_per_s'], rate)} "
                          f"| {mb(b['model_bytes'])} |")

@@ -42,11 +42,13 @@ if [ -z "$out" ]; then
 fi
 
 # --- corpora ---------------------------------------------------------------
-# name | train files | test files (space-separated, relative to DATA_DIR)
+# name | train files | test files (space-separated, relative to DATA_DIR) |
+# corpus whose best fastText setting is reused instead of running the grid
+# (when that corpus ran first in the same invocation)
 corpora=(
-    "banking77|banking77-train.tsv|banking77-test.tsv"
-    "clinc150|clinc150-train.tsv|clinc150-test.tsv"
-    "clinc150-oos|clinc150-train.tsv clinc150-oos-train.tsv|clinc150-test.tsv clinc150-oos-test.tsv"
+    "banking77|banking77-train.tsv|banking77-test.tsv|"
+    "clinc150|clinc150-train.tsv|clinc150-test.tsv|"
+    "clinc150-oos|clinc150-train.tsv clinc150-oos-train.tsv|clinc150-test.tsv clinc150-oos-test.tsv|clinc150"
 )
 if [ "${#only[@]}" -gt 0 ]; then
     sel=()
@@ -196,13 +198,14 @@ palabre_run() {
 }
 
 # --- main loop -----------------------------------------------------------------
+declare -A best_of=()
 start=$EPOCHREALTIME
 say "run.sh: data $data_dir; fastText $ft_version; timed work on core $core; $runs runs"
 if [ -n "$palabre_missing" ]; then
     printf '{"kind":"palabre_missing","message":%s}\n' "$(jstr "$palabre_missing")" >>"$rec"
 fi
 for c in "${corpora[@]}"; do
-    IFS='|' read -r name trains tests <<<"$c"
+    IFS='|' read -r name trains tests grid_from <<<"$c"
     train_files=() test_files=()
     for f in $trains; do train_files+=("$data_dir/$f"); done
     for f in $tests; do test_files+=("$data_dir/$f"); done
@@ -211,12 +214,19 @@ for c in "${corpora[@]}"; do
     "${helper[@]}" python3 "$here/ftprep.py" train "${train_files[@]}" >"$dir/train.txt"
     "${helper[@]}" python3 "$here/ftprep.py" text "${test_files[@]}" >"$dir/test.txt"
     "${helper[@]}" python3 "$here/ftprep.py" text --lines 100000 "${test_files[@]}" >"$dir/bench.txt"
-    printf '{"kind":"corpus","corpus":"%s","train":["%s"],"test":["%s"]}\n' "$name" \
-        "${trains// /\",\"}" "${tests// /\",\"}" >>"$rec"
 
     # 1. fastText grid: one run per setting (F1 is deterministic with -thread 1).
+    settings=("${grid[@]}")
+    if [ -n "$grid_from" ] && [ -n "${best_of[$grid_from]:-}" ]; then
+        settings=("${best_of[$grid_from]}")
+        say "  [$name] fastText: setting chosen on $grid_from: ${settings[0]%%|*}"
+    else
+        grid_from=""
+    fi
+    printf '{"kind":"corpus","corpus":"%s","train":["%s"],"test":["%s"],"setting_from":"%s"}\n' "$name" \
+        "${trains// /\",\"}" "${tests// /\",\"}" "$grid_from" >>"$rec"
     best="" best_f1=-1
-    for g in "${grid[@]}"; do
+    for g in "${settings[@]}"; do
         setting=${g%%|*} ftargs=${g#*|}
         ft_train "$dir" "$ftargs"
         ft_speed "$dir"
@@ -228,6 +238,7 @@ for c in "${corpora[@]}"; do
         fi
     done
     say "  [$name] fastText best: $best (macro-F1 $best_f1)"
+    best_of[$name]="$best|$best_args"
 
     # 2. A B A B: palabre, then fastText's best setting (train + throughput).
     for ((i = 1; i <= runs; i++)); do

@@ -13,8 +13,8 @@
 
 typedef struct pal_command {
     const char *name;
-    const char *summary; /* one line for `palabre --help` */
-    const char *help;    /* full help: usage, options, examples */
+    const char *summary;               /* one line for `palabre --help` */
+    const char *help;                  /* full help: usage, options, examples */
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
 } pal_command;
 

@@ -216,9 +216,9 @@ static int run(int argc, char **argv)
         if (rc)
             goto out;
     }
-    pal_err e = a.folds ? pal_eval_cross_validate(train, a.folds, &a.params, &report, err,
-                                                  sizeof(err))
-                        : pal_eval_split(train, test, &a.params, &report, err, sizeof(err));
+    pal_err e = a.folds
+                    ? pal_eval_cross_validate(train, a.folds, &a.params, &report, err, sizeof(err))
+                    : pal_eval_split(train, test, &a.params, &report, err, sizeof(err));
     if (e) {
         fprintf(stderr, "palabre nlu-eval: %s\n", err[0] ? err : pal_err_str(e));
         rc = 1;

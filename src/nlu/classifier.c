@@ -43,6 +43,9 @@ enum { IDF_LEVELS = 256 };
 
 enum { CACHE_LINE = 64 };
 
+/* Training length floor (see sgd) and ceiling. */
+enum { MIN_UPDATES = 30000, MAX_EPOCHS = 2000 };
+
 /* acc[0..stride) += w * row[0..stride), row quantised to int8. */
 typedef void (*row_kernel)(float *restrict acc, float w, const int8_t *restrict row, size_t stride);
 
@@ -597,13 +600,21 @@ static void sgd(pal_nlu_model *m, const training_set *ts, const pal_nlu_params *
     double scale = 1.0; /* true weights = scale * w */
     size_t t = 0;
     int averaged_epochs = 0;
-    int average_from = p->epochs / 2; /* average the second half of training */
+    /* A bot has a few examples per intent: a dozen passes over them would
+     * be a few hundred steps, too few to learn anything. Small sets get
+     * more passes, so that every model sees at least MIN_UPDATES steps. */
+    int epochs = p->epochs;
+    if ((size_t)epochs * ts->n < MIN_UPDATES)
+        epochs = (int)((MIN_UPDATES + ts->n - 1) / ts->n);
+    if (epochs > MAX_EPOCHS)
+        epochs = MAX_EPOCHS;
+    int average_from = epochs / 2; /* average the second half of training */
 
     memset(m->bias, 0, stride * sizeof(float));
     for (size_t i = 0; i < ts->n; i++)
         order[i] = (uint32_t)i;
 
-    for (int epoch = 0; epoch < p->epochs; epoch++) {
+    for (int epoch = 0; epoch < epochs; epoch++) {
         shuffle(order, ts->n, &rng);
         for (size_t k = 0; k < ts->n; k++) {
             size_t i = order[k];

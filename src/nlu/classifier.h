@@ -72,7 +72,7 @@ size_t pal_nlu_feature_count(const pal_nlu_model *model);
 float pal_nlu_threshold(const pal_nlu_model *model);
 
 typedef struct pal_nlu_guess {
-    int intent;        /* intent index, or PAL_NLU_NONE for the out-of-scope class */
+    int intent; /* intent index, or PAL_NLU_NONE for the out-of-scope class */
     float probability;
 } pal_nlu_guess;
 
@@ -90,7 +90,7 @@ pal_err pal_nlu_classify(const pal_nlu_model *model, pal_analyzer *analyzer,
                          const pal_analysis *analysis, float threshold, pal_nlu_result *out);
 
 /* Analyses then classifies text[0..len). Errors of pal_analyze. */
-pal_err pal_nlu_classify_text(const pal_nlu_model *model, pal_analyzer *analyzer,
-                              const char *text, size_t len, pal_nlu_result *out);
+pal_err pal_nlu_classify_text(const pal_nlu_model *model, pal_analyzer *analyzer, const char *text,
+                              size_t len, pal_nlu_result *out);
 
 #endif

@@ -45,8 +45,7 @@ pal_err pal_entity_set_add_choice(pal_entity_set *set, const char *entity, const
                                   const char *const *synonyms, size_t n_synonyms);
 
 /* A number entity accepting values in [min, max]. */
-pal_err pal_entity_set_add_number(pal_entity_set *set, const char *entity, double min,
-                                  double max);
+pal_err pal_entity_set_add_number(pal_entity_set *set, const char *entity, double min, double max);
 
 /* A French postal code entity. */
 pal_err pal_entity_set_add_postcode(pal_entity_set *set, const char *entity);
@@ -59,11 +58,11 @@ pal_err pal_entity_set_add_pattern(pal_entity_set *set, const char *entity, cons
 typedef struct pal_entity {
     const char *entity; /* name; owned by the set */
     pal_entity_kind kind;
-    const char *value;  /* canonical value: choice value, number ("3", "3.5"),
-                           postcode, or matched text; owned by the arena */
-    double number;      /* numeric value for PAL_ENTITY_NUMBER, else 0 */
-    size_t start, end;  /* byte span in analysis->norm */
-    float score;        /* 1 for an exact match, less for a fuzzy one */
+    const char *value; /* canonical value: choice value, number ("3", "3.5"),
+                          postcode, or matched text; owned by the arena */
+    double number;     /* numeric value for PAL_ENTITY_NUMBER, else 0 */
+    size_t start, end; /* byte span in analysis->norm */
+    float score;       /* 1 for an exact match, less for a fuzzy one */
 } pal_entity;
 
 /* Every entity found in the analysis, in text order; overlapping matches of

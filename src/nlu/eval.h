@@ -44,7 +44,7 @@ typedef struct pal_eval_report {
     size_t n_intents;
     pal_eval_confusion *confusions; /* most frequent first */
     size_t n_confusions;
-    double train_ms;     /* for cross-validation: mean over folds */
+    double train_ms; /* for cross-validation: mean over folds */
     double predict_per_s;
     size_t model_bytes;
     size_t n_features;

@@ -24,15 +24,15 @@ typedef struct pal_number_match {
     size_t tok_start; /* first token of the number */
     size_t tok_end;   /* one past its last token */
     double value;
-    bool in_words;    /* written in words rather than digits */
-    bool weak;        /* a lone article-like word that may not be a number:
-                         "un", "une", "one" ("une bière" is 1, "one of them" is not) */
+    bool in_words; /* written in words rather than digits */
+    bool weak;     /* a lone article-like word that may not be a number:
+                      "un", "une", "one" ("une bière" is 1, "one of them" is not) */
 } pal_number_match;
 
 /* All numbers in the analysis, in text order, not overlapping.
  * *out (OUT) is allocated in arena; *count (OUT) its length. */
-pal_err pal_numbers_extract(const pal_analysis *analysis, pal_arena *arena,
-                            pal_number_match **out, size_t *count);
+pal_err pal_numbers_extract(const pal_analysis *analysis, pal_arena *arena, pal_number_match **out,
+                            size_t *count);
 
 /* The value of a single number word in French or English ("douze", "twelve",
  * "seize"); false when word (folded) is not one. Used for spelling tolerance. */

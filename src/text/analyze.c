@@ -109,8 +109,8 @@ static pal_slice join_folded(pal_arena *arena, const pal_token *tokens, const pa
     return (pal_slice){buf, len};
 }
 
-static pal_lang detect_language(pal_arena *arena, pal_slice norm, const pal_token *tokens,
-                                size_t n, float *confidence)
+static pal_lang detect_language(pal_arena *arena, pal_slice norm, const pal_token *tokens, size_t n,
+                                float *confidence)
 {
     pal_slice *words = pal_arena_alloc(arena, (n + 1) * sizeof(*words));
     size_t n_words = 0;
@@ -146,8 +146,7 @@ pal_err pal_analyze(pal_analyzer *analyzer, const char *text, size_t len, pal_la
     pal_slice *folded = pal_arena_alloc(arena, (n + 1) * sizeof(*folded));
     pal_slice *stems = pal_arena_alloc(arena, (n + 1) * sizeof(*stems));
     for (size_t i = 0; i < n; i++) {
-        err = fold_slice(arena, (pal_slice){norm.ptr + tokens[i].start, tokens[i].len},
-                         &folded[i]);
+        err = fold_slice(arena, (pal_slice){norm.ptr + tokens[i].start, tokens[i].len}, &folded[i]);
         if (err)
             return err;
     }

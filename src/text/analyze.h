@@ -34,7 +34,7 @@ typedef struct pal_analysis {
     const pal_slice *stems;  /* Snowball stem (folded) of each word token;
                                 the folded form for other kinds */
     size_t n_tokens;
-    pal_lang lang;    /* detected (or forced) language */
+    pal_lang lang; /* detected (or forced) language */
     float lang_confidence;
 } pal_analysis;
 

@@ -193,10 +193,10 @@ pal_err pal_text_fold(pal_arena *arena, const char *s, size_t len, pal_slice *ou
         }
         utf8proc_int32_t parts[16];
         int last_boundclass = 0;
-        utf8proc_ssize_t np = utf8proc_decompose_char(
-            cp, parts, 16,
-            UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK,
-            &last_boundclass);
+        utf8proc_ssize_t np = utf8proc_decompose_char(cp, parts, 16,
+                                                      UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT |
+                                                          UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK,
+                                                      &last_boundclass);
         if (np < 0 || np > 16) {
             /* Cannot happen for a valid scalar value; keep the character. */
             parts[0] = cp;

@@ -176,14 +176,14 @@ static bool is_trailing_punct(char c)
 
 static bool is_email_local(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '%' || c == '+' || c == '-';
 }
 
 static bool is_domain_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-';
 }
 
 /* If s[start..end) is local@domain.tld (after trimming trailing
@@ -216,9 +216,9 @@ static size_t match_email(const char *s, size_t start, size_t end)
 /* French elided words: the part before the apostrophe. */
 static bool is_elision_prefix(const char *s, size_t len)
 {
-    static const char *const prefixes[] = {"l",  "j",     "d",      "m",      "t",      "s",
-                                           "n",  "c",     "qu",     "jusqu",  "lorsqu", "puisqu",
-                                           "quoiqu", "presqu", "quelqu"};
+    static const char *const prefixes[] = {"l",      "j",      "d",      "m",      "t",
+                                           "s",      "n",      "c",      "qu",     "jusqu",
+                                           "lorsqu", "puisqu", "quoiqu", "presqu", "quelqu"};
     for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
         size_t n = strlen(prefixes[k]);
         if (n == len && memcmp(s, prefixes[k], n) == 0)
@@ -295,8 +295,8 @@ static void scan_chunk(token_list *list, const char *s, size_t start, size_t end
             while (j < end) {
                 int32_t c = cp_at(s, end, j, &m);
                 size_t m2;
-                bool inner_dot = cp == '@' && c == '.' && j + 1 < end &&
-                                 is_word_char(cp_at(s, end, j + 1, &m2));
+                bool inner_dot =
+                    cp == '@' && c == '.' && j + 1 < end && is_word_char(cp_at(s, end, j + 1, &m2));
                 if (!is_word_char(c) && !inner_dot)
                     break;
                 j += m;
@@ -335,8 +335,7 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-pal_err pal_tokenize(pal_arena *arena, const char *text, size_t len, pal_token **out,
-                     size_t *count)
+pal_err pal_tokenize(pal_arena *arena, const char *text, size_t len, pal_token **out, size_t *count)
 {
     if (len > UINT32_MAX)
         return PAL_ERR_LIMIT;

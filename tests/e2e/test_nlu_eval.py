@@ -48,10 +48,12 @@ def test_text_report(palabre, data_dir):
 
 
 def test_cross_validation(palabre, data_dir):
-    report = json.loads(palabre("nlu-eval", "--cv", "4", data_dir / "intents-fr-en.tsv",
-                                "--json", check_rc=0).stdout)
-    assert report["folds"] == 4
-    assert report["test_examples"] == 91  # every example tested exactly once
+    # Two files are one data set; each of the 91 + 38 examples is tested once.
+    report = json.loads(palabre("nlu-eval", "--cv", "5", data_dir / "intents-fr-en.tsv",
+                                data_dir / "intents-fr-en-test.tsv", "--json",
+                                check_rc=0).stdout)
+    assert report["folds"] == 5
+    assert report["test_examples"] == 129
     assert report["accuracy"] >= 0.7
 
 

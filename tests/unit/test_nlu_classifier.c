@@ -205,7 +205,7 @@ static void out_of_scope_examples_teach_refusal(void **state)
     (void)state;
     pal_nlu_example with_oos[N_EXAMPLES + 6];
     memcpy(with_oos, examples, sizeof(examples));
-    const char *oos[] = {"quel temps fait-il", "what's the weather", "raconte une blague",
+    const char *oos[] = {"quel temps fait-il", "what's the weather",   "raconte une blague",
                          "tell me a joke",     "qui a gagné le match", "who won the game"};
     for (size_t i = 0; i < 6; i++)
         with_oos[N_EXAMPLES + i] = (pal_nlu_example){"oos", oos[i]};

@@ -210,6 +210,63 @@ static void test_multiword_synonym_first(void **state)
     pal_entity_set_free(set);
 }
 
+static void test_shared_first_words(void **state)
+{
+    fixture *f = *state;
+    static const char *const reine[] = {"pizza reine", "reine"};
+    static const char *const margherita[] = {"pizza margherita"};
+    pal_entity_set *set = pal_entity_set_new();
+    assert_int_equal(pal_entity_set_add_choice(set, "dish", "pizza", NULL, 0), PAL_OK);
+    assert_int_equal(pal_entity_set_add_choice(set, "dish", "reine", reine, 2), PAL_OK);
+    assert_int_equal(pal_entity_set_add_choice(set, "dish", "margherita", margherita, 1), PAL_OK);
+
+    /* A catalogue where hundreds of synonyms start with the same word. */
+    for (int i = 0; i < 500; i++) {
+        char value[32], synonym[32];
+        snprintf(value, sizeof(value), "p%d", i);
+        snprintf(synonym, sizeof(synonym), "produit %d", i);
+        const char *const syn[] = {synonym};
+        assert_int_equal(pal_entity_set_add_choice(set, "product", value, syn, 1), PAL_OK);
+    }
+
+    pal_entity *e;
+    size_t n = extract(f, set, "une pizza reine et une pizza margarita", &e);
+    assert_int_equal(count_named(e, n, "dish"), 2);
+    assert_string_equal(e[0].value, "reine");
+    assert_span(f, &e[0], "pizza reine");
+    const pal_entity *m = &e[n - 1];
+    assert_string_equal(m->value, "margherita");
+    assert_true(m->score < 1.0f); /* two edits on a ten-letter word */
+
+    n = extract(f, set, "Pizza!", &e);
+    assert_int_equal(n, 1);
+    assert_string_equal(e[0].value, "pizza");
+
+    n = extract(f, set, "je veux le produit 42 et le produit 4", &e);
+    assert_int_equal(count_named(e, n, "product"), 2);
+    assert_string_equal(e[0].value, "p42");
+    assert_string_equal(e[1].value, "p4");
+
+    /* A long message against the catalogue: every token meets 500
+     * synonyms; this must stay fast (the first word is compared once). */
+    size_t big = PAL_TEXT_MAX_BYTES;
+    char *text = malloc(big + 1);
+    assert_non_null(text);
+    const char *chunk = "voudrais produits produit 7 pizzas ";
+    size_t cl = strlen(chunk);
+    size_t used = 0;
+    while (used + cl <= big) {
+        memcpy(text + used, chunk, cl);
+        used += cl;
+    }
+    text[used] = '\0';
+    n = extract(f, set, text, &e);
+    assert_int_equal(count_named(e, n, "product"), used / cl);
+    assert_int_equal(count_named(e, n, "dish"), used / cl);
+    free(text);
+    pal_entity_set_free(set);
+}
+
 static void test_quantity_digits_and_words(void **state)
 {
     static const struct {
@@ -593,6 +650,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_beer_spellings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_beer_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multiword_synonym_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_first_words, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quantity_digits_and_words, setup, teardown),
         cmocka_unit_test_setup_teardown(test_amounts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_weak_number_scores_less, setup, teardown),

@@ -91,7 +91,7 @@ static void out_of_scope_and_confusions(void **state)
     json_error_t jerr;
     json_t *root = json_loads(buf, 0, &jerr);
     assert_non_null(root);
-    const char *keys[] = {"accuracy",      "macro_f1", "per_intent", "train_ms",
+    const char *keys[] = {"accuracy",      "macro_f1",   "per_intent", "train_ms",
                           "predict_per_s", "oos_recall", "confusions", "model_bytes"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         assert_non_null(json_object_get(root, keys[i]));
@@ -116,8 +116,7 @@ static void cross_validation_uses_every_example_once(void **state)
     assert_true(r->accuracy > 0.5);
     pal_eval_report_free(r);
     assert_int_equal(pal_eval_cross_validate(d, 1, NULL, &r, err, sizeof(err)), PAL_ERR_INVALID);
-    assert_int_equal(pal_eval_cross_validate(d, 19, NULL, &r, err, sizeof(err)),
-                     PAL_ERR_INVALID);
+    assert_int_equal(pal_eval_cross_validate(d, 19, NULL, &r, err, sizeof(err)), PAL_ERR_INVALID);
     pal_dataset_free(d);
 }
 

@@ -46,7 +46,10 @@ static void apostrophes_spaces_and_controls(void **state)
     pal_arena *a = pal_arena_new();
     assert_string_equal(norm(a, "  RÉSULTAT   de l’équipe \t\n"), "résultat de l'équipe");
     assert_string_equal(norm(a, "j`ai"), "j'ai");
-    assert_string_equal(norm(a, "a\x01\x02" "b\x7f" "c"), "a b c");
+    assert_string_equal(norm(a, "a\x01\x02"
+                                "b\x7f"
+                                "c"),
+                        "a b c");
     assert_string_equal(norm(a, "non\xC2\xA0merci"), "non merci"); /* no-break space */
     assert_string_equal(norm(a, "\xE2\x80\x83"), "");              /* em space only */
     pal_arena_free(a);
@@ -56,9 +59,12 @@ static void compatibility_forms_and_invisibles(void **state)
 {
     (void)state;
     pal_arena *a = pal_arena_new();
-    assert_string_equal(norm(a, "\xEF\xAC\x81n"), "fin");            /* ﬁ ligature */
-    assert_string_equal(norm(a, "ＡＢＣ１２３"), "abc123");          /* full width */
-    assert_string_equal(norm(a, "s\xE2\x80\x8B" "a\xC2\xAD" "lut"), "salut"); /* ZWSP, SHY */
+    assert_string_equal(norm(a, "\xEF\xAC\x81n"), "fin");   /* ﬁ ligature */
+    assert_string_equal(norm(a, "ＡＢＣ１２３"), "abc123"); /* full width */
+    assert_string_equal(norm(a, "s\xE2\x80\x8B"
+                                "a\xC2\xAD"
+                                "lut"),
+                        "salut"); /* ZWSP, SHY */
     /* Emoji survive, including the zero width joiner of a sequence. */
     assert_string_equal(norm(a, "👨\xE2\x80\x8D👩"), "👨\xE2\x80\x8D👩");
     /* A character that expands a lot when folded. */

@@ -79,7 +79,7 @@ static void french_elisions_and_english_contractions(void **state)
                         "elision:l'|word:équipe|elision:j'|word:ai|elision:qu'|word:il|"
                         "elision:jusqu'|word:à");
     assert_string_equal(render_norm(a, "C’est l’heure"), "elision:c'|word:est|elision:l'|"
-                                                          "word:heure");
+                                                         "word:heure");
     assert_string_equal(render(a, "don't i'm aujourd'hui"), "word:don't|word:i'm|"
                                                             "word:aujourd'hui");
     assert_string_equal(render(a, "'quoted'"), "punct:'|word:quoted|punct:'");

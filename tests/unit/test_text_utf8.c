@@ -15,7 +15,8 @@
 static void valid_text_passes(void **state)
 {
     (void)state;
-    const char *ok[] = {"", "hello", "Résultat", "l’équipe", "你好", "👍🏽", "\xF4\x8F\xBF\xBF"};
+    const char *ok[] = {"",     "hello",    "Résultat",        "l’équipe",
+                        "你好", "👍🏽", "\xF4\x8F\xBF\xBF"};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         assert_true(pal_utf8_valid(ok[i], strlen(ok[i])));
         assert_int_equal(pal_utf8_check_text(ok[i], strlen(ok[i]), NULL), PAL_OK);
@@ -30,14 +31,14 @@ static void malformed_sequences_are_refused(void **state)
         size_t len;
         size_t bad_at;
     } bad[] = {
-        {"\xC3\x28", 2, 0},           /* bad continuation */
-        {"ab\xC0\xAF", 4, 2},         /* overlong '/' */
-        {"\xE0\x80\xAF", 3, 0},       /* overlong 3-byte */
-        {"\xED\xA0\x80", 3, 0},       /* surrogate U+D800 */
-        {"\xF4\x90\x80\x80", 4, 0},   /* above U+10FFFF */
-        {"xyz\xE2\x82", 5, 3},        /* truncated at the end */
-        {"\x80", 1, 0},               /* lone continuation */
-        {"\xFF", 1, 0},               /* never valid */
+        {"\xC3\x28", 2, 0},            /* bad continuation */
+        {"ab\xC0\xAF", 4, 2},          /* overlong '/' */
+        {"\xE0\x80\xAF", 3, 0},        /* overlong 3-byte */
+        {"\xED\xA0\x80", 3, 0},        /* surrogate U+D800 */
+        {"\xF4\x90\x80\x80", 4, 0},    /* above U+10FFFF */
+        {"xyz\xE2\x82", 5, 3},         /* truncated at the end */
+        {"\x80", 1, 0},                /* lone continuation */
+        {"\xFF", 1, 0},                /* never valid */
         {"\xF8\x88\x80\x80\x80", 5, 0} /* 5-byte form */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
