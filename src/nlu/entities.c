@@ -563,7 +563,8 @@ out:
 
 typedef struct candidate {
     pal_entity entity;
-    size_t def; /* index of its definition, for overlaps and a stable order */
+    size_t def;                    /* index of its definition, for overlaps and order */
+    size_t value_start, value_end; /* pattern: the span of its value in norm */
 } candidate;
 
 typedef struct cand_list {
@@ -802,8 +803,7 @@ static size_t utf8_seq_len(unsigned char c)
 }
 
 static void extract_pattern(cand_list *list, size_t d, const entity_def *def, const pattern *pat,
-                            const pal_entity_set *set, const pal_analysis *analysis,
-                            pal_arena *arena)
+                            const pal_entity_set *set, const pal_analysis *analysis)
 {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(pat->code, NULL);
     if (!md) {
@@ -846,9 +846,9 @@ static void extract_pattern(cand_list *list, size_t d, const entity_def *def, co
             vs = ov[2 * pat->value_group];
             ve = ov[2 * pat->value_group + 1];
         }
-        const char *value =
-            pal_arena_strndup(arena, analysis->norm.ptr + vs, ve > vs ? ve - vs : 0);
-        cand_push(list, d, def, value, 0.0, start, end, 1.0f);
+        cand_push(list, d, def, NULL, 0.0, start, end, 1.0f);
+        list->items[list->count - 1].value_start = vs;
+        list->items[list->count - 1].value_end = ve > vs ? ve : vs;
         offset = end;
     }
     pcre2_match_data_free(md);
@@ -895,17 +895,29 @@ static size_t resolve_overlaps(candidate *items, size_t from, size_t count)
     return kept;
 }
 
-/* Fills in the values of number and postcode entities (kept NULL until the
- * candidates are final, so that dropped ones cost no arena memory). */
+/* Gives each kept candidate its value in the arena (entities.h: values are
+ * the arena's, so they outlive neither it nor need the set). Done only for
+ * the candidates that survive, so that dropped ones cost no arena memory. */
 static void fill_values(candidate *c, const pal_analysis *analysis, pal_arena *arena)
 {
     pal_entity *e = &c->entity;
-    if (e->kind == PAL_ENTITY_NUMBER) {
+    switch (e->kind) {
+    case PAL_ENTITY_NUMBER: {
         char buf[64];
         int n = snprintf(buf, sizeof(buf), "%.15g", e->number);
         e->value = pal_arena_strndup(arena, buf, n > 0 ? (size_t)n : 0);
-    } else if (e->kind == PAL_ENTITY_POSTCODE) {
+        break;
+    }
+    case PAL_ENTITY_POSTCODE:
         e->value = pal_arena_strndup(arena, analysis->norm.ptr + e->start, e->end - e->start);
+        break;
+    case PAL_ENTITY_CHOICE:
+        e->value = pal_arena_strndup(arena, e->value, strlen(e->value));
+        break;
+    case PAL_ENTITY_PATTERN:
+        e->value = pal_arena_strndup(arena, analysis->norm.ptr + c->value_start,
+                                     c->value_end - c->value_start);
+        break;
     }
 }
 
@@ -960,7 +972,7 @@ pal_err pal_entity_set_extract(const pal_entity_set *set, const pal_analysis *an
         case PAL_ENTITY_PATTERN:
             if (analysis->norm.ptr) {
                 for (size_t p = 0; p < def->n_patterns; p++)
-                    extract_pattern(&list, d, def, &def->patterns[p], set, analysis, arena);
+                    extract_pattern(&list, d, def, &def->patterns[p], set, analysis);
             }
             break;
         }

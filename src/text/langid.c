@@ -1000,6 +1000,7 @@ static const lex_entry lexicon[] = {
     {"quinze", 35, 0},
     {"quite", 0, 28},
     {"quoi", 30, 0},
+    {"quoiqu'", 30, 0},
     {"r", 0, 15},
     {"rapide", 30, 0},
     {"rappeler", 35, 0},
@@ -1408,6 +1409,7 @@ typedef enum cue_place {
 
 typedef struct spelling_cue {
     const char *letters;
+    uint8_t len;   /* strlen(letters) */
     uint8_t place; /* cue_place */
     uint8_t lang;  /* pal_lang */
     uint8_t weight;
@@ -1415,81 +1417,50 @@ typedef struct spelling_cue {
 
 /* Spelling of words outside the lexicon. Loans that defeat a cue ("parking",
  * "whisky") belong in the lexicon as shared words. */
+/* clang-format off */
+#define CUE(letters, place, lang, weight) {letters, sizeof(letters) - 1, place, lang, weight}
+/* clang-format on */
 static const spelling_cue cues[] = {
-    {"eau", CUE_ANYWHERE, PAL_LANG_FR, 20},
-    {"oeu", CUE_ANYWHERE, PAL_LANG_FR, 15},
-    {"ouill", CUE_ANYWHERE, PAL_LANG_FR, 20},
-    {"eu", CUE_ANYWHERE, PAL_LANG_FR, 6},
-    {"aient", CUE_END, PAL_LANG_FR, 25},
-    {"aux", CUE_END, PAL_LANG_FR, 18},
-    {"oux", CUE_END, PAL_LANG_FR, 15},
-    {"eux", CUE_END, PAL_LANG_FR, 12},
-    {"euse", CUE_END, PAL_LANG_FR, 18},
-    {"euses", CUE_END, PAL_LANG_FR, 18},
-    {"ez", CUE_END, PAL_LANG_FR, 18},
-    {"ons", CUE_END, PAL_LANG_FR, 5},
-    {"ement", CUE_END, PAL_LANG_FR, 8},
-    {"ique", CUE_END, PAL_LANG_FR, 4},
-    {"iques", CUE_END, PAL_LANG_FR, 12},
-    {"que", CUE_END, PAL_LANG_FR, 8},
-    {"oir", CUE_END, PAL_LANG_FR, 15},
-    {"oire", CUE_END, PAL_LANG_FR, 15},
-    {"eur", CUE_END, PAL_LANG_FR, 12},
-    {"eurs", CUE_END, PAL_LANG_FR, 12},
-    {"aire", CUE_END, PAL_LANG_FR, 12},
-    {"aires", CUE_END, PAL_LANG_FR, 12},
-    {"ille", CUE_END, PAL_LANG_FR, 12},
-    {"illes", CUE_END, PAL_LANG_FR, 12},
-    {"ette", CUE_END, PAL_LANG_FR, 10},
-    {"ettes", CUE_END, PAL_LANG_FR, 10},
-    {"elle", CUE_END, PAL_LANG_FR, 10},
-    {"iere", CUE_END, PAL_LANG_FR, 18},
-    {"ieres", CUE_END, PAL_LANG_FR, 18},
-    {"ais", CUE_END, PAL_LANG_FR, 10},
-    {"ait", CUE_END, PAL_LANG_FR, 8},
-    {"gne", CUE_END, PAL_LANG_FR, 10},
-    {"oi", CUE_END, PAL_LANG_FR, 12},
-    {"ois", CUE_END, PAL_LANG_FR, 12},
-    {"ui", CUE_END, PAL_LANG_FR, 8},
-    {"aine", CUE_END, PAL_LANG_FR, 10},
-    {"oin", CUE_END, PAL_LANG_FR, 10},
-    {"'", CUE_END, PAL_LANG_FR, 20}, /* an elision: lorsqu', quoiqu' */
+    CUE("eau", CUE_ANYWHERE, PAL_LANG_FR, 20),   CUE("oeu", CUE_ANYWHERE, PAL_LANG_FR, 15),
+    CUE("ouill", CUE_ANYWHERE, PAL_LANG_FR, 20), CUE("eu", CUE_ANYWHERE, PAL_LANG_FR, 6),
+    CUE("aient", CUE_END, PAL_LANG_FR, 25),      CUE("aux", CUE_END, PAL_LANG_FR, 18),
+    CUE("oux", CUE_END, PAL_LANG_FR, 15),        CUE("eux", CUE_END, PAL_LANG_FR, 12),
+    CUE("euse", CUE_END, PAL_LANG_FR, 18),       CUE("euses", CUE_END, PAL_LANG_FR, 18),
+    CUE("ez", CUE_END, PAL_LANG_FR, 18),         CUE("ons", CUE_END, PAL_LANG_FR, 5),
+    CUE("ement", CUE_END, PAL_LANG_FR, 8),       CUE("ique", CUE_END, PAL_LANG_FR, 4),
+    CUE("iques", CUE_END, PAL_LANG_FR, 12),      CUE("que", CUE_END, PAL_LANG_FR, 8),
+    CUE("oir", CUE_END, PAL_LANG_FR, 15),        CUE("oire", CUE_END, PAL_LANG_FR, 15),
+    CUE("eur", CUE_END, PAL_LANG_FR, 12),        CUE("eurs", CUE_END, PAL_LANG_FR, 12),
+    CUE("aire", CUE_END, PAL_LANG_FR, 12),       CUE("aires", CUE_END, PAL_LANG_FR, 12),
+    CUE("ille", CUE_END, PAL_LANG_FR, 12),       CUE("illes", CUE_END, PAL_LANG_FR, 12),
+    CUE("ette", CUE_END, PAL_LANG_FR, 10),       CUE("ettes", CUE_END, PAL_LANG_FR, 10),
+    CUE("elle", CUE_END, PAL_LANG_FR, 10),       CUE("iere", CUE_END, PAL_LANG_FR, 18),
+    CUE("ieres", CUE_END, PAL_LANG_FR, 18),      CUE("ais", CUE_END, PAL_LANG_FR, 10),
+    CUE("ait", CUE_END, PAL_LANG_FR, 8),         CUE("gne", CUE_END, PAL_LANG_FR, 10),
+    CUE("oi", CUE_END, PAL_LANG_FR, 12),         CUE("ois", CUE_END, PAL_LANG_FR, 12),
+    CUE("ui", CUE_END, PAL_LANG_FR, 8),          CUE("aine", CUE_END, PAL_LANG_FR, 10),
+    CUE("oin", CUE_END, PAL_LANG_FR, 10),
 
-    {"th", CUE_ANYWHERE, PAL_LANG_EN, 15},
-    {"wh", CUE_START, PAL_LANG_EN, 10},
-    {"w", CUE_ANYWHERE, PAL_LANG_EN, 10},
-    {"k", CUE_ANYWHERE, PAL_LANG_EN, 7},
-    {"sh", CUE_ANYWHERE, PAL_LANG_EN, 10},
-    {"ck", CUE_ANYWHERE, PAL_LANG_EN, 10},
-    {"ght", CUE_ANYWHERE, PAL_LANG_EN, 18},
-    {"ould", CUE_ANYWHERE, PAL_LANG_EN, 18},
-    {"oa", CUE_ANYWHERE, PAL_LANG_EN, 10},
-    {"oo", CUE_ANYWHERE, PAL_LANG_EN, 5},
-    {"ee", CUE_NOT_END, PAL_LANG_EN, 8},
-    {"ea", CUE_NOT_END, PAL_LANG_EN, 6},
-    {"ing", CUE_END, PAL_LANG_EN, 20},
-    {"ings", CUE_END, PAL_LANG_EN, 20},
-    {"ly", CUE_END, PAL_LANG_EN, 12},
-    {"y", CUE_END, PAL_LANG_EN, 7},
-    {"ys", CUE_END, PAL_LANG_EN, 6},
-    {"ed", CUE_END, PAL_LANG_EN, 10},
-    {"ful", CUE_END, PAL_LANG_EN, 20},
-    {"ness", CUE_END, PAL_LANG_EN, 20},
-    {"less", CUE_END, PAL_LANG_EN, 15},
-    {"ous", CUE_END, PAL_LANG_EN, 5},
-    {"tch", CUE_END, PAL_LANG_EN, 10},
-    {"dge", CUE_END, PAL_LANG_EN, 18},
-    {"nk", CUE_END, PAL_LANG_EN, 8},
-    {"ow", CUE_END, PAL_LANG_EN, 10},
-    {"n't", CUE_END, PAL_LANG_EN, 20},
-    {"'s", CUE_END, PAL_LANG_EN, 18},
-    {"'m", CUE_END, PAL_LANG_EN, 20},
-    {"'re", CUE_END, PAL_LANG_EN, 20},
-    {"'ll", CUE_END, PAL_LANG_EN, 20},
-    {"'ve", CUE_END, PAL_LANG_EN, 20},
-    {"'d", CUE_END, PAL_LANG_EN, 18},
+    CUE("th", CUE_ANYWHERE, PAL_LANG_EN, 15),    CUE("wh", CUE_START, PAL_LANG_EN, 10),
+    CUE("w", CUE_ANYWHERE, PAL_LANG_EN, 10),     CUE("k", CUE_ANYWHERE, PAL_LANG_EN, 7),
+    CUE("sh", CUE_ANYWHERE, PAL_LANG_EN, 10),    CUE("ck", CUE_ANYWHERE, PAL_LANG_EN, 10),
+    CUE("ght", CUE_ANYWHERE, PAL_LANG_EN, 18),   CUE("ould", CUE_ANYWHERE, PAL_LANG_EN, 18),
+    CUE("oa", CUE_ANYWHERE, PAL_LANG_EN, 10),    CUE("oo", CUE_ANYWHERE, PAL_LANG_EN, 5),
+    CUE("ee", CUE_NOT_END, PAL_LANG_EN, 8),      CUE("ea", CUE_NOT_END, PAL_LANG_EN, 6),
+    CUE("ing", CUE_END, PAL_LANG_EN, 20),        CUE("ings", CUE_END, PAL_LANG_EN, 20),
+    CUE("ly", CUE_END, PAL_LANG_EN, 12),         CUE("y", CUE_END, PAL_LANG_EN, 7),
+    CUE("ys", CUE_END, PAL_LANG_EN, 6),          CUE("ed", CUE_END, PAL_LANG_EN, 10),
+    CUE("ful", CUE_END, PAL_LANG_EN, 20),        CUE("ness", CUE_END, PAL_LANG_EN, 20),
+    CUE("less", CUE_END, PAL_LANG_EN, 15),       CUE("ous", CUE_END, PAL_LANG_EN, 5),
+    CUE("tch", CUE_END, PAL_LANG_EN, 10),        CUE("dge", CUE_END, PAL_LANG_EN, 18),
+    CUE("nk", CUE_END, PAL_LANG_EN, 8),          CUE("ow", CUE_END, PAL_LANG_EN, 10),
+    CUE("n't", CUE_END, PAL_LANG_EN, 20),        CUE("'s", CUE_END, PAL_LANG_EN, 18),
+    CUE("'m", CUE_END, PAL_LANG_EN, 20),         CUE("'re", CUE_END, PAL_LANG_EN, 20),
+    CUE("'ll", CUE_END, PAL_LANG_EN, 20),        CUE("'ve", CUE_END, PAL_LANG_EN, 20),
+    CUE("'d", CUE_END, PAL_LANG_EN, 18),
 };
 
+#undef CUE
 #define CUES_SIZE (sizeof(cues) / sizeof(cues[0]))
 
 typedef struct evidence {
@@ -1511,12 +1482,11 @@ static int compare_key(const char *key, size_t len, const char *word)
     return word[len] == '\0' ? 0 : -1;
 }
 
-static const lex_entry *lexicon_find(const char *key, size_t len)
+/* Bisects lexicon[lo..hi) for key[0..len). */
+static const lex_entry *lexicon_find_in(const char *key, size_t len, size_t lo, size_t hi)
 {
     if (len == 0 || len > LEX_WORD_MAX)
         return NULL;
-    size_t lo = 0;
-    size_t hi = LEXICON_SIZE;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = compare_key(key, len, lexicon[mid].word);
@@ -1528,6 +1498,45 @@ static const lex_entry *lexicon_find(const char *key, size_t len)
             lo = mid + 1;
     }
     return NULL;
+}
+
+static const lex_entry *lexicon_find(const char *key, size_t len)
+{
+    return lexicon_find_in(key, len, 0, LEXICON_SIZE);
+}
+
+/* True when word starts with prefix[0..len). */
+static bool has_prefix(const char *word, const char *prefix, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (word[i] != prefix[i])
+            return false; /* also stops at word's NUL */
+    }
+    return true;
+}
+
+/* Narrows [*lo, *hi) to the lexicon words that start with prefix[0..len). */
+static void prefix_range(const char *prefix, size_t len, size_t *lo, size_t *hi)
+{
+    size_t a = 0;
+    size_t b = LEXICON_SIZE;
+    while (a < b) { /* first word >= prefix */
+        size_t mid = a + (b - a) / 2;
+        if (compare_key(prefix, len, lexicon[mid].word) > 0)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    *lo = a;
+    b = LEXICON_SIZE;
+    while (a < b) { /* first word past the prefix */
+        size_t mid = a + (b - a) / 2;
+        if (has_prefix(lexicon[mid].word, prefix, len))
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    *hi = a;
 }
 
 /* The plain letters of the French accented letter at s (avail bytes
@@ -1637,51 +1646,67 @@ static bool entry_is_clear(const lex_entry *e)
 
 /* A clear lexicon word one typo away from key: a letter too many
  * ("bonjourr", "thankss") or two neighbours swapped ("thnaks"). buf has
- * LEX_WORD_MAX + 1 bytes. Short words are left alone: too many neighbours. */
+ * LEX_WORD_MAX + 1 bytes. Short words are left alone: too many neighbours.
+ * A typo from the third letter on keeps the first two, so most candidates
+ * are looked up only among the words that share them. */
 static const lex_entry *typo_find(const char *key, size_t len, char *buf)
 {
     const lex_entry *e;
     if (len < 4 || len > LEX_WORD_MAX)
         return NULL;
+    size_t lo;
+    size_t hi;
+    prefix_range(key, 2, &lo, &hi);
     for (size_t i = 0; i < len; i++) {
         if (i > 0 && key[i] == key[i - 1])
             continue; /* same word as dropping key[i - 1] */
         memcpy(buf, key, i);
         memcpy(buf + i, key + i + 1, len - i - 1);
-        e = lexicon_find(buf, len - 1);
+        e = i < 2 ? lexicon_find(buf, len - 1) : lexicon_find_in(buf, len - 1, lo, hi);
         if (e && entry_is_clear(e))
             return e;
     }
+    memcpy(buf, key, len);
     for (size_t i = 0; i + 1 < len; i++) {
         if (key[i] == key[i + 1])
             continue;
-        memcpy(buf, key, len);
         buf[i] = key[i + 1];
         buf[i + 1] = key[i];
-        e = lexicon_find(buf, len);
+        e = i < 2 ? lexicon_find(buf, len) : lexicon_find_in(buf, len, lo, hi);
+        buf[i] = key[i];
+        buf[i + 1] = key[i + 1];
         if (e && entry_is_clear(e))
             return e;
     }
     return NULL;
 }
 
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != b[i])
+            return false;
+    }
+    return true;
+}
+
 static bool cue_matches(const char *w, size_t len, const spelling_cue *cue)
 {
-    size_t n = strlen(cue->letters);
+    size_t n = cue->len;
     if (n > len)
         return false;
     switch ((cue_place)cue->place) {
     case CUE_START:
-        return memcmp(w, cue->letters, n) == 0;
+        return same_bytes(w, cue->letters, n);
     case CUE_END:
-        return memcmp(w + len - n, cue->letters, n) == 0;
+        return same_bytes(w + len - n, cue->letters, n);
     case CUE_ANYWHERE:
     case CUE_NOT_END:
         break;
     }
     size_t limit = cue->place == CUE_NOT_END ? len - 1 : len;
     for (size_t p = 0; p + n <= limit; p++) {
-        if (memcmp(w + p, cue->letters, n) == 0)
+        if (w[p] == cue->letters[0] && same_bytes(w + p, cue->letters, n))
             return true;
     }
     return false;
@@ -1839,7 +1864,6 @@ bool pal_lang_parse(const char *code, pal_lang *out)
 /* For the unit test (not in langid.h, which stays the public surface): true
  * when the tables are well formed — lexicon sorted without duplicates, words
  * lower case and short enough, weights within 0..40, cues not empty. */
-bool pal_langid__tables_ok(void);
 
 bool pal_langid__tables_ok(void)
 {
@@ -1856,7 +1880,7 @@ bool pal_langid__tables_ok(void)
             return false;
     }
     for (size_t i = 0; i < CUES_SIZE; i++) {
-        if (cues[i].letters[0] == '\0')
+        if (cues[i].len == 0 || cues[i].len != strlen(cues[i].letters))
             return false;
     }
     return true;

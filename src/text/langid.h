@@ -42,4 +42,8 @@ typedef struct pal_langid_result {
  * PAL_TOK_ELISION). Borrowed for the call only. */
 pal_langid_result pal_langid_words(const pal_slice *words, size_t n);
 
+/* Internal, for the unit tests: true when the built-in lexicon is sorted and
+ * free of duplicates (the look-up relies on it). */
+bool pal_langid__tables_ok(void);
+
 #endif

@@ -24,7 +24,6 @@
 #include "text/langid.h"
 
 /* Defined in langid.c for its tests; not part of the public header. */
-bool pal_langid__tables_ok(void);
 
 enum { MAX_TEST_WORDS = 32 };
 
