@@ -109,10 +109,13 @@ static void char_features(const pal_analysis *a, pal_arena *arena, pal_feature_h
     size_t n = 0;
     if (a->fold.len == 0)
         goto out;
-    for (size_t i = 0; i < len; i++) {
-        /* Grow the gram one byte at a time; emit from MIN to MAX. */
+    for (size_t i = 0; i + 1 < len; i++) {
+        /* Grow the gram one byte at a time; emit from MIN to MAX. A gram
+         * stays inside one word: a space may only open or close it. */
         uint64_t g = NS_CHAR;
         for (size_t k = 0; k < PAL_FEATURE_CHAR_MAX && i + k < len; k++) {
+            if (k >= 2 && text[i + k - 1] == ' ')
+                break;
             g = (g ^ (unsigned char)text[i + k]) * 0x100000001B3ULL; /* FNV-1a step */
             if (k + 1 >= PAL_FEATURE_CHAR_MIN)
                 h[n++] = pal_hash_combine(g, (uint64_t)(k + 1));
