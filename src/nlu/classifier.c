@@ -368,7 +368,6 @@ static void quantize(pal_nlu_model *m, const float *w)
     }
 }
 
-
 static void softmax_generic(float *v, size_t n, size_t padded)
 {
     (void)padded;
@@ -402,8 +401,8 @@ __attribute__((target("avx2,fma"))) static inline __m256 exp_avx2(__m256 x)
     p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.5f));
     p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
     p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
-    __m256i bits = _mm256_slli_epi32(
-        _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    __m256i bits =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 

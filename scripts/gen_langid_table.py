@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""gen_langid_table.py — builds src/text/langid_table.h from src/text/langid_lexicon.txt.
+
+The lexicon of src/text/langid.c is a text file (one `word fr en` a line,
+grouped and commented by hand); this script checks it and writes it out as
+constant C tables, so that langid.c needs no initialisation at run time:
+
+  lexicon[]        the words in byte order, each with its length and weights;
+  lexicon_slots[]  an open-addressing hash table (linear probing) of indexes
+                   into lexicon[], with a 16-bit tag of each word's hash so
+                   that a miss rarely reads a word.
+
+The hash is a polynomial over bytes, modulo 2^64, so that langid.c can hash
+the typo variants of a word (a letter dropped, two letters swapped) in
+constant time each from the word's prefix and suffix hashes:
+    h = sum(byte[j] * LEX_HASH_STEP ** (len - 1 - j))     (Horner's rule)
+    m = h * LEX_HASH_MIX; slot = m >> (64 - LEX_SLOT_BITS); tag = (m >> 16) & 0xffff
+langid.c computes the same; pal_langid__tables_ok() checks that every word
+is found through the table, which the unit test runs.
+
+Usage:
+  scripts/gen_langid_table.py                 rewrite src/text/langid_table.h
+  scripts/gen_langid_table.py --check         exit 1 when it is not current
+  scripts/gen_langid_table.py [--check] [--stamp FILE] LEXICON HEADER
+The build runs --check (src/meson.build), so a lexicon edited without
+rerunning this script fails the build.
+"""
+import argparse
+import os
+import sys
+
+HASH_STEP = 0x100000001B3  # odd, so that no byte's influence is shifted out
+HASH_MIX = 0x9E3779B97F4A7C15  # 2^64 / golden ratio: spreads h into the top bits
+SLOT_BITS = 12  # 4,096 slots for ~1,350 words: misses stop after ~1.3 probes
+WORD_MAX = 24  # LEX_WORD_MAX in langid.c: longest word the look-up takes
+WEIGHT_MAX = 40
+M64 = (1 << 64) - 1
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_LEXICON = os.path.join(ROOT, "src", "text", "langid_lexicon.txt")
+DEFAULT_HEADER = os.path.join(ROOT, "src", "text", "langid_table.h")
+
+
+def fail(msg):
+    print("gen_langid_table: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def read_lexicon(path):
+    """[(word bytes, fr, en)] in byte order; exits on any malformed line."""
+    seen = {}
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            where = "%s:%d" % (os.path.basename(path), number)
+            fields = line.split()
+            if len(fields) != 3:
+                fail("%s: expected `word fr en`, got %r" % (where, line))
+            word, fr, en = fields
+            if not (fr.isdigit() and en.isdigit()):
+                fail("%s: weights must be integers 0..%d" % (where, WEIGHT_MAX))
+            fr, en = int(fr), int(en)
+            key = word.encode("utf-8")
+            if fr > WEIGHT_MAX or en > WEIGHT_MAX:
+                fail("%s: weights must be 0..%d" % (where, WEIGHT_MAX))
+            if word != word.lower():
+                fail("%s: %r is not lower case" % (where, word))
+            if len(key) > WORD_MAX:
+                fail("%s: %r is longer than %d bytes" % (where, word, WORD_MAX))
+            if any(b < 0x20 or b in b'"\\' for b in key):
+                fail("%s: %r has a control character, quote or backslash" % (where, word))
+            if key in seen:
+                fail("%s: %r already on line %d" % (where, word, seen[key][2]))
+            seen[key] = (fr, en, number)
+    if not seen:
+        fail("%s: no words" % path)
+    if len(seen) >= (1 << SLOT_BITS) // 2:
+        fail("too many words for %d slots: raise SLOT_BITS" % (1 << SLOT_BITS))
+    return [(key, fr, en) for key, (fr, en, _) in sorted(seen.items())]
+
+
+def lex_hash(key):
+    h = 0
+    for b in key:
+        h = (h * HASH_STEP + b) & M64
+    return h
+
+
+def slot_and_tag(key):
+    mixed = (lex_hash(key) * HASH_MIX) & M64
+    return mixed >> (64 - SLOT_BITS), (mixed >> 16) & 0xFFFF
+
+
+def build_slots(words):
+    """(slots, probe limit): slots[i] = (tag, 1 + index) or (0, 0) when empty;
+    every word sits fewer than `probe limit` slots after its home slot."""
+    size = 1 << SLOT_BITS
+    slots = [(0, 0)] * size
+    limit = 1
+    for index, (key, _, _) in enumerate(words):
+        home, tag = slot_and_tag(key)
+        distance = 0
+        while slots[(home + distance) % size][1] != 0:
+            distance += 1
+        slots[(home + distance) % size] = (tag, index + 1)
+        limit = max(limit, distance + 1)
+    return slots, limit
+
+
+def c_string(key):
+    """key as a C string literal (UTF-8, like the rest of our sources)."""
+    return '"' + key.decode("utf-8") + '"'
+
+
+def render(words, lexicon_name):
+    slots, limit = build_slots(words)
+    longest = max(len(key) for key, _, _ in words)
+    out = []
+    emit = out.append
+    emit("/*")
+    emit(" * langid_table.h — GENERATED by scripts/gen_langid_table.py from")
+    emit(" * src/text/%s: do not edit; edit the word list and rerun the" % lexicon_name)
+    emit(" * script (the build fails while this file is stale).")
+    emit(" *")
+    emit(" * The lexicon of langid.c as constant tables: lexicon[] in byte order, and")
+    emit(" * lexicon_slots[], an open-addressing hash table (linear probing) of")
+    emit(" * 1 + index into lexicon[] (0: empty) with a 16-bit tag of the word's hash.")
+    emit(" * Hash of bytes b[0..len): h = sum(b[j] * LEX_HASH_STEP^(len-1-j)) mod 2^64;")
+    emit(" * m = h * LEX_HASH_MIX; home slot m >> (64 - LEX_SLOT_BITS), tag (m >> 16) & 0xffff.")
+    emit(" * Every word is found fewer than LEX_PROBE_LIMIT slots after its home slot.")
+    emit(" * Included by langid.c only.")
+    emit(" */")
+    emit("#ifndef PAL_TEXT_LANGID_TABLE_H")
+    emit("#define PAL_TEXT_LANGID_TABLE_H")
+    emit("")
+    emit("#include <stdint.h>")
+    emit("")
+    emit("typedef struct lex_entry {")
+    emit("    const char *word; /* lower case, UTF-8 */")
+    emit("    uint8_t len;      /* bytes in word */")
+    emit("    uint8_t fr;       /* evidence for French, in tenths of a point */")
+    emit("    uint8_t en;       /* evidence for English */")
+    emit("} lex_entry;")
+    emit("")
+    emit("typedef struct lex_slot {")
+    emit("    uint16_t tag;   /* 16 bits of the word's mixed hash */")
+    emit("    uint16_t entry; /* 1 + index into lexicon[]; 0: empty slot */")
+    emit("} lex_slot;")
+    emit("")
+    emit("#define LEX_HASH_STEP UINT64_C(0x%X)" % HASH_STEP)
+    emit("#define LEX_HASH_MIX UINT64_C(0x%X)" % HASH_MIX)
+    emit("")
+    emit("enum {")
+    emit("    LEX_SLOT_BITS = %d," % SLOT_BITS)
+    emit("    LEX_SLOTS = %d," % (1 << SLOT_BITS))
+    emit("    /* slots probed to find a word, at most: bounds every look-up */")
+    emit("    LEX_PROBE_LIMIT = %d," % limit)
+    emit("    LEX_LONGEST = %d, /* bytes in the longest word */" % longest)
+    emit("    LEX_WORDS = %d," % len(words))
+    emit("};")
+    emit("")
+    emit("/* clang-format off */")
+    emit("static const lex_entry lexicon[LEX_WORDS] = {")
+    for key, fr, en in words:
+        emit("    {%s, %d, %d, %d}," % (c_string(key), len(key), fr, en))
+    emit("};")
+    emit("")
+    emit("static const lex_slot lexicon_slots[LEX_SLOTS] = {")
+    per_line = 6
+    for start in range(0, len(slots), per_line):
+        row = slots[start : start + per_line]
+        emit("    " + " ".join("{0x%04x, %4d}," % slot for slot in row))
+    emit("};")
+    emit("/* clang-format on */")
+    emit("")
+    emit("#endif")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="do not write: exit 1 when HEADER is not what LEXICON gives")
+    parser.add_argument("--stamp", help="touch this file on success (for the build)")
+    parser.add_argument("lexicon", nargs="?", default=DEFAULT_LEXICON)
+    parser.add_argument("header", nargs="?", default=DEFAULT_HEADER)
+    args = parser.parse_args()
+
+    text = render(read_lexicon(args.lexicon), os.path.basename(args.lexicon))
+    if args.check:
+        try:
+            with open(args.header, encoding="utf-8") as f:
+                current = f.read()
+        except OSError as e:
+            fail("cannot read %s: %s" % (args.header, e))
+        if current != text:
+            fail("%s is stale: run scripts/gen_langid_table.py" % args.header)
+    else:
+        with open(args.header, "w", encoding="utf-8") as f:
+            f.write(text)
+    if args.stamp:
+        with open(args.stamp, "w", encoding="utf-8") as f:
+            f.write("ok\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
