@@ -5,24 +5,43 @@
  * so each analyzer owns one per language and reuses them. Stemming works on
  * the normalised word (the French stemmer needs its accents); the stem is
  * then folded so that "résultats" and "resultat" meet.
+ *
+ * Stemming one word costs about a thousand instructions, more than all the
+ * rest of a word's analysis, while chat vocabularies are small: each
+ * analyzer keeps a direct-mapped cache of folded stems (STEM_CACHE entries
+ * of 64 bytes, words up to STEM_WORD_MAX bytes), so a known word costs a
+ * hash and a compare.
  */
 #include "text/analyze.h"
 
 #include <libstemmer.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "text/normalize.h"
 
+enum { STEM_CACHE = 4096, STEM_WORD_MAX = 27 };
+
+typedef struct stem_entry {
+    uint8_t lang; /* PAL_LANG_UNKNOWN: empty */
+    uint8_t word_len;
+    uint8_t stem_len;
+    char word[STEM_WORD_MAX + 1];
+    char stem[STEM_WORD_MAX + 1 + 5];
+} stem_entry;
+
 struct pal_analyzer {
     pal_arena *arena;
     struct sb_stemmer *stemmer[PAL_LANG_COUNT]; /* [PAL_LANG_UNKNOWN] is NULL */
+    stem_entry *stem_cache;                     /* STEM_CACHE entries */
 };
 
 pal_err pal_analyzer_new(pal_analyzer **out)
 {
     pal_analyzer *a = pal_xcalloc(1, sizeof(*a));
     a->arena = pal_arena_new();
+    a->stem_cache = pal_xcalloc(STEM_CACHE, sizeof(stem_entry));
     a->stemmer[PAL_LANG_FR] = sb_stemmer_new("french", "UTF_8");
     a->stemmer[PAL_LANG_EN] = sb_stemmer_new("english", "UTF_8");
     if (!a->stemmer[PAL_LANG_FR] || !a->stemmer[PAL_LANG_EN]) {
@@ -42,6 +61,7 @@ void pal_analyzer_free(pal_analyzer *analyzer)
             sb_stemmer_delete(analyzer->stemmer[i]);
     }
     pal_arena_free(analyzer->arena);
+    free(analyzer->stem_cache);
     free(analyzer);
 }
 
@@ -69,13 +89,19 @@ static pal_err fold_slice(pal_arena *arena, pal_slice s, pal_slice *out)
     return pal_text_fold(arena, s.ptr, s.len, out);
 }
 
-pal_err pal_analyzer_stem(pal_analyzer *analyzer, pal_lang lang, pal_slice word, pal_slice *out)
+static size_t stem_slot(pal_lang lang, pal_slice word)
 {
-    struct sb_stemmer *stemmer = analyzer->stemmer[lang];
-    if (!stemmer || word.len == 0 || word.len > 64) {
-        /* Very long "words" are noise (or attacks): not worth stemming. */
-        return fold_slice(analyzer->arena, word, out);
-    }
+    /* FNV-1a over the word, seeded by the language. */
+    uint64_t h = 0xCBF29CE484222325ULL ^ (uint64_t)lang;
+    for (size_t i = 0; i < word.len; i++)
+        h = (h ^ (unsigned char)word.ptr[i]) * 0x100000001B3ULL;
+    return (size_t)(h ^ (h >> 29)) & (STEM_CACHE - 1);
+}
+
+/* Stems with Snowball and folds the stem; *out in the arena. */
+static pal_err stem_uncached(pal_analyzer *analyzer, struct sb_stemmer *stemmer, pal_slice word,
+                             pal_slice *out)
+{
     const sb_symbol *stem = sb_stemmer_stem(stemmer, (const sb_symbol *)word.ptr, (int)word.len);
     if (!stem)
         return PAL_ERR_INTERNAL; /* libstemmer fails only on allocation */
@@ -86,6 +112,33 @@ pal_err pal_analyzer_stem(pal_analyzer *analyzer, pal_lang lang, pal_slice word,
         return PAL_OK;
     }
     return pal_text_fold(analyzer->arena, raw.ptr, raw.len, out);
+}
+
+pal_err pal_analyzer_stem(pal_analyzer *analyzer, pal_lang lang, pal_slice word, pal_slice *out)
+{
+    struct sb_stemmer *stemmer = analyzer->stemmer[lang];
+    if (!stemmer || word.len == 0 || word.len > 64) {
+        /* Very long "words" are noise (or attacks): not worth stemming. */
+        return fold_slice(analyzer->arena, word, out);
+    }
+    if (word.len > STEM_WORD_MAX)
+        return stem_uncached(analyzer, stemmer, word, out);
+    stem_entry *e = &analyzer->stem_cache[stem_slot(lang, word)];
+    if (e->lang == lang && e->word_len == word.len && memcmp(e->word, word.ptr, word.len) == 0) {
+        /* A copy: a later word of the same message may reuse this entry. */
+        *out = (pal_slice){pal_arena_strndup(analyzer->arena, e->stem, e->stem_len), e->stem_len};
+        return PAL_OK;
+    }
+    pal_err err = stem_uncached(analyzer, stemmer, word, out);
+    if (err || out->len >= sizeof(e->stem))
+        return err;
+    e->lang = (uint8_t)lang;
+    e->word_len = (uint8_t)word.len;
+    memcpy(e->word, word.ptr, word.len);
+    e->stem_len = (uint8_t)out->len;
+    memcpy(e->stem, out->ptr, out->len);
+    e->stem[out->len] = '\0';
+    return PAL_OK;
 }
 
 /* The folded tokens (punctuation left out) joined by single spaces. */
