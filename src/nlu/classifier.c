@@ -13,6 +13,14 @@
  *    messages read are packed together and stay in cache;
  *  - look-ups are done in batches with prefetches, so that the cache
  *    misses of one message overlap instead of queueing;
+ *  - the character n-grams of a word always come together, so what a
+ *    word's grams add to the scores is precomputed once per word of the
+ *    training vocabulary (a "word row"): a message reads about one row per
+ *    word instead of about fifteen. For that to be exact, character grams
+ *    count linearly (tf, not 1 + log tf) and the group's length is taken
+ *    word by word (N^2 = sum over words of the word's own squared length),
+ *    the same in training and in classification. Unseen words fall back to
+ *    their gram rows;
  *  - a message becomes a short sparse vector (index, TF-IDF weight), each
  *    feature group scaled to unit length.
  * Training uses SGD on the softmax loss with L2 decay applied through a
@@ -31,17 +39,18 @@
 #include "base/mem.h"
 #include "nlu/features.h"
 #include "nlu/hash.h"
+#include "nlu/kernels.h"
 #include "text/utf8.h"
 
-enum { LANE = 8 }; /* weights per row are padded to this */
-
-/* Softmax over v[0..n), in place. v has room for `padded` floats (n rounded
- * up to LANE); the padding is scratch. */
-typedef void (*softmax_kernel)(float *v, size_t n, size_t padded);
+enum { LANE = PAL_KERNEL_LANE }; /* weights per row are padded to this */
 
 typedef struct row_header {
     float scale; /* weight of class c = scale * (int8) row[c] */
+    float norm2; /* word rows: the word's squared length in the chars group */
 } row_header;
+
+/* Word rows beyond this many (the most frequent words) are not made. */
+enum { MAX_WORD_ROWS = 1 << 18 };
 
 enum { IDF_LEVELS = 256 };
 
@@ -50,8 +59,6 @@ enum { CACHE_LINE = 64 };
 /* Training length floor (see sgd) and ceiling. */
 enum { MIN_UPDATES = 30000, MAX_EPOCHS = 2000 };
 
-/* acc[0..stride) += w * row[0..stride), row quantised to int8. */
-typedef void (*row_kernel)(float *restrict acc, float w, const int8_t *restrict row, size_t stride);
 
 struct pal_nlu_model {
     size_t n_classes; /* intents + the out-of-scope class, if trained */
@@ -64,9 +71,12 @@ struct pal_nlu_model {
     size_t n_features;
     unsigned char *rows; /* n_features rows of row_bytes: header + int8 weights */
     size_t row_bytes;
-    float *bias;        /* stride */
-    row_kernel add_row; /* the fastest kernels this CPU runs */
-    softmax_kernel softmax;
+    uint64_t *word_slots; /* word key -> word row, slots as in the vocabulary */
+    size_t word_slot_mask;
+    size_t n_words;
+    unsigned char *word_rows; /* n_words rows of row_bytes */
+    float *bias;              /* stride */
+    pal_kernels kernels;      /* the fastest this CPU runs */
     pal_lang default_lang;
     float threshold;
 };
@@ -97,17 +107,33 @@ static uint32_t fingerprint(uint64_t hash)
     return fp ? fp : 1;
 }
 
-/* The slot of hash, or 0 when the feature is unknown. */
-static inline uint64_t vocab_find(const pal_nlu_model *m, uint64_t hash)
+/* The slot of hash in a table, or 0 when it is not there. */
+static inline uint64_t table_find(const uint64_t *slots, size_t mask, uint64_t hash)
 {
     uint32_t fp = fingerprint(hash);
-    size_t pos = (size_t)hash & m->slot_mask;
+    size_t pos = (size_t)hash & mask;
     for (;;) {
-        uint64_t slot = m->slots[pos];
+        uint64_t slot = slots[pos];
         if (slot == 0 || (uint32_t)(slot >> 40) == fp)
             return slot;
-        pos = (pos + 1) & m->slot_mask;
+        pos = (pos + 1) & mask;
     }
+}
+
+static void table_insert(uint64_t *slots, size_t mask, uint64_t hash, uint32_t index,
+                         uint8_t level)
+{
+    uint32_t fp = fingerprint(hash);
+    size_t pos = (size_t)hash & mask;
+    while (slots[pos] != 0)
+        pos = (pos + 1) & mask;
+    slots[pos] = ((uint64_t)fp << 40) | ((uint64_t)level << 32) | (uint64_t)(index + 1);
+}
+
+/* The vocabulary slot of a feature hash, or 0 when the feature is unknown. */
+static inline uint64_t vocab_find(const pal_nlu_model *m, uint64_t hash)
+{
+    return table_find(m->slots, m->slot_mask, hash);
 }
 
 static inline uint32_t slot_index(uint64_t slot)
@@ -118,15 +144,6 @@ static inline uint32_t slot_index(uint64_t slot)
 static inline float slot_idf(const pal_nlu_model *m, uint64_t slot)
 {
     return m->idf_level[(slot >> 32) & 0xFF];
-}
-
-static void vocab_insert(pal_nlu_model *m, uint64_t hash, uint32_t index, uint8_t idf_level)
-{
-    uint32_t fp = fingerprint(hash);
-    size_t pos = (size_t)hash & m->slot_mask;
-    while (m->slots[pos] != 0)
-        pos = (pos + 1) & m->slot_mask;
-    m->slots[pos] = ((uint64_t)fp << 40) | ((uint64_t)idf_level << 32) | (uint64_t)(index + 1);
 }
 
 /* ---- counting table used in training ---------------------------------- */
@@ -202,16 +219,32 @@ static inline const row_header *row_of(const pal_nlu_model *m, uint32_t f)
     return (const row_header *)(const void *)(m->rows + (size_t)f * m->row_bytes);
 }
 
+static inline const row_header *word_row_of(const pal_nlu_model *m, uint32_t w)
+{
+    return (const row_header *)(const void *)(m->word_rows + (size_t)w * m->row_bytes);
+}
+
+static inline const int8_t *row_weights(const row_header *row)
+{
+    return (const int8_t *)(const void *)(row + 1);
+}
+
+static void prefetch_row(const pal_nlu_model *m, const row_header *row)
+{
+    for (size_t line = 0; line < m->row_bytes; line += CACHE_LINE)
+        __builtin_prefetch((const unsigned char *)row + line);
+}
+
 typedef struct sparse_vec {
     uint32_t *index;
     float *value;
     size_t count;
 } sparse_vec;
 
-/* Known features of one group, deduplicated with their counts, appended to
- * vec with weight (1 + log tf) * idf, then the group scaled to length 1. */
-static void add_group(const pal_nlu_model *m, const uint64_t *hashes, size_t n, pal_arena *arena,
-                      sparse_vec *vec)
+/* Word group: known features, deduplicated with their counts, appended to
+ * vec with weight (1 + log tf) * idf, then scaled to length 1. */
+static void add_word_group(const pal_nlu_model *m, const uint64_t *hashes, size_t n,
+                           pal_arena *arena, sparse_vec *vec)
 {
     if (n == 0)
         return;
@@ -240,12 +273,8 @@ static void add_group(const pal_nlu_model *m, const uint64_t *hashes, size_t n, 
             counts[pos] = 0;
             idf[vec->count - first] = slot_idf(m, slot);
             vec->index[vec->count++] = idx;
-            if (m->rows) {
-                /* Scoring reads the row next: start bringing it in now. */
-                const unsigned char *row = m->rows + (size_t)idx * m->row_bytes;
-                for (size_t line = 0; line < m->row_bytes; line += CACHE_LINE)
-                    __builtin_prefetch(row + line);
-            }
+            if (m->rows)
+                prefetch_row(m, row_of(m, idx));
         }
         counts[pos]++;
     }
@@ -268,21 +297,103 @@ static void add_group(const pal_nlu_model *m, const uint64_t *hashes, size_t n, 
     }
 }
 
+/* One word's known character grams appended to vec (index, idf), one entry
+ * per occurrence (counts add up linearly); returns the word's squared
+ * length: the sum over its distinct grams of (count * idf)^2. */
+static double add_word_grams(const pal_nlu_model *m, const uint64_t *hashes, size_t n,
+                             pal_arena *arena, sparse_vec *vec)
+{
+    size_t first = vec->count;
+    for (size_t i = 0; i < n; i++)
+        __builtin_prefetch(&m->slots[(size_t)hashes[i] & m->slot_mask]);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t slot = vocab_find(m, hashes[i]);
+        if (slot == 0)
+            continue;
+        vec->index[vec->count] = slot_index(slot);
+        vec->value[vec->count] = slot_idf(m, slot);
+        vec->count++;
+    }
+    size_t known = vec->count - first;
+    const uint32_t *idx = vec->index + first;
+    const float *idf = vec->value + first;
+    double norm2 = 0;
+    if (known <= 64) {
+        /* A word has a few dozen grams: count repeats by comparison. */
+        for (size_t i = 0; i < known; i++) {
+            size_t count = 1;
+            bool seen = false;
+            for (size_t j = 0; j < known && !seen; j++) {
+                if (j != i && idx[j] == idx[i]) {
+                    seen = j < i;
+                    count++;
+                }
+            }
+            if (!seen)
+                norm2 += (double)(count * count) * idf[i] * idf[i];
+        }
+        return norm2;
+    }
+    /* A very long "word": count repeats with a set. */
+    size_t cap = 16;
+    while (cap < 2 * known)
+        cap *= 2;
+    uint32_t *keys = pal_arena_alloc(arena, cap * sizeof(*keys));
+    uint32_t *counts = pal_arena_alloc(arena, cap * sizeof(*counts));
+    float *key_idf = pal_arena_alloc(arena, cap * sizeof(*key_idf));
+    memset(keys, 0xFF, cap * sizeof(*keys));
+    for (size_t i = 0; i < known; i++) {
+        size_t pos = (idx[i] * 2654435761u) & (cap - 1);
+        while (keys[pos] != UINT32_MAX && keys[pos] != idx[i])
+            pos = (pos + 1) & (cap - 1);
+        if (keys[pos] == UINT32_MAX) {
+            keys[pos] = idx[i];
+            counts[pos] = 0;
+            key_idf[pos] = idf[i];
+        }
+        counts[pos]++;
+    }
+    for (size_t pos = 0; pos < cap; pos++) {
+        if (keys[pos] != UINT32_MAX)
+            norm2 += (double)counts[pos] * (double)counts[pos] * key_idf[pos] * key_idf[pos];
+    }
+    return norm2;
+}
+
+static pal_err message_features(const pal_nlu_model *m, pal_analyzer *analyzer,
+                                const pal_analysis *analysis, pal_feature_hashes *fh)
+{
+    pal_lang lang = analysis->lang != PAL_LANG_UNKNOWN ? analysis->lang : m->default_lang;
+    return pal_features_extract(analyzer, analysis, lang, pal_analyzer_arena(analyzer), fh);
+}
+
+/* The message as a sparse vector (training): word group, then every
+ * character gram occurrence, the chars group scaled by 1 / N. */
 static pal_err vectorize(const pal_nlu_model *m, pal_analyzer *analyzer,
                          const pal_analysis *analysis, sparse_vec *out)
 {
     pal_arena *arena = pal_analyzer_arena(analyzer);
-    pal_lang lang = analysis->lang != PAL_LANG_UNKNOWN ? analysis->lang : m->default_lang;
     pal_feature_hashes fh;
-    pal_err err = pal_features_extract(analyzer, analysis, lang, arena, &fh);
+    pal_err err = message_features(m, analyzer, analysis, &fh);
     if (err)
         return err;
     size_t total = fh.count[PAL_FEATURE_WORDS] + fh.count[PAL_FEATURE_CHARS];
     out->index = pal_arena_alloc(arena, (total + 1) * sizeof(*out->index));
     out->value = pal_arena_alloc(arena, (total + 1) * sizeof(*out->value));
     out->count = 0;
-    for (int g = 0; g < PAL_FEATURE_GROUPS; g++)
-        add_group(m, fh.hashes[g], fh.count[g], arena, out);
+    add_word_group(m, fh.hashes[PAL_FEATURE_WORDS], fh.count[PAL_FEATURE_WORDS], arena, out);
+    size_t chars_from = out->count;
+    double norm2 = 0;
+    const uint64_t *grams = fh.hashes[PAL_FEATURE_CHARS];
+    for (size_t w = 0; w < fh.n_words; w++) {
+        norm2 += add_word_grams(m, grams + fh.word_start[w],
+                                fh.word_start[w + 1] - fh.word_start[w], arena, out);
+    }
+    if (norm2 > 0) {
+        float inv = (float)(1.0 / sqrt(norm2));
+        for (size_t k = chars_from; k < out->count; k++)
+            out->value[k] *= inv;
+    }
     return PAL_OK;
 }
 
@@ -304,47 +415,16 @@ axpy(float *restrict acc, float w, const float *restrict row, size_t stride)
     }
 }
 
-static void add_row_generic(float *restrict acc, float w, const int8_t *restrict row, size_t stride)
+/* Quantises one row of float weights to int8 with its own scale. */
+static void quantize_row(const float *weights, size_t n_classes, row_header *out)
 {
-    for (size_t c = 0; c < stride; c++)
-        acc[c] += w * (float)row[c];
-}
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-
-/* 8 classes per step: widen 8 int8 to floats, multiply-add. */
-__attribute__((target("avx2,fma"))) static void
-add_row_avx2(float *restrict acc, float w, const int8_t *restrict row, size_t stride)
-{
-    __m256 vw = _mm256_set1_ps(w);
-    for (size_t c = 0; c < stride; c += LANE) {
-        long long bytes;
-        memcpy(&bytes, row + c, sizeof(bytes));
-        __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(bytes)));
-        _mm256_storeu_ps(acc + c, _mm256_fmadd_ps(vw, f, _mm256_loadu_ps(acc + c)));
-    }
-}
-#endif
-
-static row_kernel choose_row_kernel(void)
-{
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return add_row_avx2;
-#endif
-    return add_row_generic;
-}
-
-static void scores_of(const pal_nlu_model *m, const sparse_vec *x, float *scores)
-{
-    memcpy(scores, m->bias, m->stride * sizeof(float));
-    for (size_t k = 0; k < x->count; k++) {
-        const row_header *row = row_of(m, x->index[k]);
-        m->add_row(scores, x->value[k] * row->scale, (const int8_t *)(const void *)(row + 1),
-                   m->stride);
-    }
+    float max = 0;
+    for (size_t c = 0; c < n_classes; c++)
+        max = fabsf(weights[c]) > max ? fabsf(weights[c]) : max;
+    out->scale = max > 0 ? max / 127.0f : 1.0f;
+    int8_t *q = (int8_t *)(void *)(out + 1);
+    for (size_t c = 0; c < n_classes; c++)
+        q[c] = (int8_t)lrintf(weights[c] / out->scale);
 }
 
 /* Stores the trained float weights as int8 rows with one scale per row:
@@ -352,96 +432,12 @@ static void scores_of(const pal_nlu_model *m, const sparse_vec *x, float *scores
  * far less than the gaps between classes. */
 static void quantize(pal_nlu_model *m, const float *w)
 {
-    size_t stride = m->stride;
-    m->row_bytes = sizeof(row_header) + stride;
+    m->row_bytes = sizeof(row_header) + m->stride;
     m->rows = pal_xcalloc(m->n_features + 1, m->row_bytes);
     for (size_t f = 0; f < m->n_features; f++) {
-        const float *weights = w + f * stride;
-        float max = 0;
-        for (size_t c = 0; c < m->n_classes; c++)
-            max = fabsf(weights[c]) > max ? fabsf(weights[c]) : max;
         row_header *header = (row_header *)(void *)(m->rows + f * m->row_bytes);
-        header->scale = max > 0 ? max / 127.0f : 1.0f;
-        int8_t *q = (int8_t *)(void *)(header + 1);
-        for (size_t c = 0; c < m->n_classes; c++)
-            q[c] = (int8_t)lrintf(weights[c] / header->scale);
+        quantize_row(w + f * m->stride, m->n_classes, header);
     }
-}
-
-static void softmax_generic(float *v, size_t n, size_t padded)
-{
-    (void)padded;
-    float max = v[0];
-    for (size_t c = 1; c < n; c++)
-        max = v[c] > max ? v[c] : max;
-    float sum = 0;
-    for (size_t c = 0; c < n; c++) {
-        v[c] = expf(v[c] - max);
-        sum += v[c];
-    }
-    float inv = 1.0f / sum;
-    for (size_t c = 0; c < n; c++)
-        v[c] *= inv;
-}
-
-#if defined(__x86_64__)
-/* e^x for x in [-87, 0]: 2^(x log2 e) split into 2^k (built in the exponent
- * bits) and 2^f, f in [-0.5, 0.5], by a degree-6 Taylor polynomial (relative
- * error under 2e-7, far below what separates two intents). */
-__attribute__((target("avx2,fma"))) static inline __m256 exp_avx2(__m256 x)
-{
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(1.44269504089f));
-    __m256 k = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 f = _mm256_mul_ps(_mm256_sub_ps(t, k), _mm256_set1_ps(0.69314718056f));
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
-    __m256i bits =
-        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-}
-
-__attribute__((target("avx2,fma"))) static void softmax_avx2(float *v, size_t n, size_t padded)
-{
-    for (size_t c = n; c < padded; c++)
-        v[c] = -1e30f; /* exp gives 0: the padding adds nothing to the sum */
-    __m256 vmax = _mm256_loadu_ps(v);
-    for (size_t c = LANE; c < padded; c += LANE)
-        vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(v + c));
-    float lanes[LANE];
-    _mm256_storeu_ps(lanes, vmax);
-    float max = lanes[0];
-    for (int i = 1; i < LANE; i++)
-        max = lanes[i] > max ? lanes[i] : max;
-    __m256 vsum = _mm256_setzero_ps();
-    for (size_t c = 0; c < padded; c += LANE) {
-        __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(v + c), _mm256_set1_ps(max)));
-        _mm256_storeu_ps(v + c, e);
-        vsum = _mm256_add_ps(vsum, e);
-    }
-    _mm256_storeu_ps(lanes, vsum);
-    float sum = 0;
-    for (int i = 0; i < LANE; i++)
-        sum += lanes[i];
-    __m256 inv = _mm256_set1_ps(1.0f / sum);
-    for (size_t c = 0; c < padded; c += LANE)
-        _mm256_storeu_ps(v + c, _mm256_mul_ps(_mm256_loadu_ps(v + c), inv));
-}
-#endif
-
-static softmax_kernel choose_softmax_kernel(void)
-{
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return softmax_avx2;
-#endif
-    return softmax_generic;
 }
 
 /* ---- training --------------------------------------------------------- */
@@ -530,6 +526,29 @@ static int cmp_df_desc(const void *a, const void *b)
     return x->hash < y->hash ? -1 : x->hash > y->hash;
 }
 
+/* Numbers the training set's words by decreasing frequency (at most
+ * MAX_WORD_ROWS of them) in the word table; their rows are made after
+ * training (build_word_rows). */
+static void index_words(pal_nlu_model *m, const count_table *words)
+{
+    df_entry *entries = pal_xmalloc((words->used + 1) * sizeof(*entries));
+    size_t n = 0;
+    for (size_t i = 0; i <= words->mask; i++) {
+        if (words->keys[i])
+            entries[n++] = (df_entry){words->keys[i], words->counts[i]};
+    }
+    qsort(entries, n, sizeof(*entries), cmp_df_desc);
+    m->n_words = n < MAX_WORD_ROWS ? n : MAX_WORD_ROWS;
+    size_t slots = 16;
+    while (slots < m->n_words * 2)
+        slots *= 2;
+    m->word_slots = pal_xcalloc(slots, sizeof(*m->word_slots));
+    m->word_slot_mask = slots - 1;
+    for (size_t w = 0; w < m->n_words; w++)
+        table_insert(m->word_slots, m->word_slot_mask, entries[w].hash, (uint32_t)w, 0);
+    free(entries);
+}
+
 /* Pass 1: languages and document frequencies; builds the vocabulary. */
 static pal_err build_vocabulary(pal_nlu_model *m, pal_analyzer *analyzer, const pal_nlu_example *ex,
                                 size_t n, int min_df, char *errbuf, size_t errlen)
@@ -546,7 +565,10 @@ static pal_err build_vocabulary(pal_nlu_model *m, pal_analyzer *analyzer, const 
     }
     m->default_lang = lang_count[PAL_LANG_FR] > lang_count[PAL_LANG_EN] ? PAL_LANG_FR : PAL_LANG_EN;
     count_table df;
+    count_table words; /* word keys, counted per occurrence */
     count_table_init(&df, 1u << 16);
+    count_table_init(&words, 1u << 12);
+    uint32_t occurrence = 0;
     for (size_t i = 0; i < n; i++) {
         pal_analysis a;
         pal_err err = pal_analyze(analyzer, ex[i].text, strlen(ex[i].text), PAL_LANG_UNKNOWN, &a);
@@ -561,11 +583,16 @@ static pal_err build_vocabulary(pal_nlu_model *m, pal_analyzer *analyzer, const 
             for (size_t k = 0; k < fh.count[g]; k++)
                 count_table_add(&df, fh.hashes[g][k], (uint32_t)(i + 1));
         }
+        for (size_t w = 0; w < fh.n_words; w++)
+            count_table_add(&words, fh.word_key[w], ++occurrence);
         continue;
     fail:
         count_table_free(&df);
+        count_table_free(&words);
         return err;
     }
+    index_words(m, &words);
+    count_table_free(&words);
 
     /* Kept features, numbered by decreasing frequency: the rows a typical
      * message reads then sit together at the start of the table, where
@@ -594,7 +621,7 @@ static pal_err build_vocabulary(pal_nlu_model *m, pal_analyzer *analyzer, const 
         float idf = logf((float)(n + 1) / (float)(entries[f].count + 1)) + 1.0f;
         long level = step > 0 ? lrintf((idf - idf_min) / step) : 0;
         level = level < 0 ? 0 : level > IDF_LEVELS - 1 ? IDF_LEVELS - 1 : level;
-        vocab_insert(m, entries[f].hash, (uint32_t)f, (uint8_t)level);
+        table_insert(m->slots, m->slot_mask, entries[f].hash, (uint32_t)f, (uint8_t)level);
     }
     free(entries);
     count_table_free(&df);
@@ -630,6 +657,50 @@ static pal_err build_training_set(const pal_nlu_model *m, pal_analyzer *analyzer
     return PAL_OK;
 }
 
+/* Pass 3, after training: the row of every word of the word table, the
+ * sum of its grams' float weights times their counts and IDFs, with the
+ * word's squared length in the header. */
+static pal_err build_word_rows(pal_nlu_model *m, pal_analyzer *analyzer, const pal_nlu_example *ex,
+                               size_t n, const float *weights)
+{
+    m->word_rows = pal_xcalloc(m->n_words + 1, m->row_bytes);
+    bool *done = pal_xcalloc(m->n_words + 1, sizeof(bool));
+    float *sum = pal_xmalloc(m->stride * sizeof(float));
+    pal_err err = PAL_OK;
+    for (size_t i = 0; i < n; i++) {
+        pal_arena *arena = pal_analyzer_arena(analyzer);
+        pal_analysis a;
+        pal_feature_hashes fh;
+        err = pal_analyze(analyzer, ex[i].text, strlen(ex[i].text), PAL_LANG_UNKNOWN, &a);
+        if (!err)
+            err = message_features(m, analyzer, &a, &fh);
+        if (err)
+            goto out;
+        const uint64_t *grams = fh.hashes[PAL_FEATURE_CHARS];
+        for (size_t w = 0; w < fh.n_words; w++) {
+            uint64_t slot = table_find(m->word_slots, m->word_slot_mask, fh.word_key[w]);
+            if (slot == 0 || done[slot_index(slot)])
+                continue;
+            size_t n_grams = fh.word_start[w + 1] - fh.word_start[w];
+            sparse_vec x = {pal_arena_alloc(arena, (n_grams + 1) * sizeof(uint32_t)),
+                            pal_arena_alloc(arena, (n_grams + 1) * sizeof(float)), 0};
+            double norm2 = add_word_grams(m, grams + fh.word_start[w], n_grams, arena, &x);
+            memset(sum, 0, m->stride * sizeof(float));
+            for (size_t k = 0; k < x.count; k++)
+                axpy(sum, x.value[k], weights + (size_t)x.index[k] * m->stride, m->stride);
+            row_header *row =
+                (row_header *)(void *)(m->word_rows + (size_t)slot_index(slot) * m->row_bytes);
+            quantize_row(sum, m->n_classes, row);
+            row->norm2 = (float)norm2;
+            done[slot_index(slot)] = true;
+        }
+    }
+out:
+    free(done);
+    free(sum);
+    return err;
+}
+
 static uint32_t next_random(uint64_t *state)
 {
     /* xorshift64*: reproducible shuffles without global state. */
@@ -651,7 +722,9 @@ static void shuffle(uint32_t *order, size_t n, uint64_t *rng)
     }
 }
 
-static void sgd(pal_nlu_model *m, const training_set *ts, const pal_nlu_params *p)
+/* Trains; returns the averaged float weights (caller frees), and sets the
+ * model's bias. */
+static float *sgd(pal_nlu_model *m, const training_set *ts, const pal_nlu_params *p)
 {
     size_t stride = m->stride;
     size_t n_w = m->n_features * stride;
@@ -689,7 +762,7 @@ static void sgd(pal_nlu_model *m, const training_set *ts, const pal_nlu_params *
             memcpy(scores, m->bias, stride * sizeof(float));
             for (size_t j = 0; j < x.count; j++)
                 axpy(scores, (float)(scale * x.value[j]), w + (size_t)x.index[j] * stride, stride);
-            m->softmax(scores, m->n_classes, stride);
+            m->kernels.softmax(scores, m->n_classes, stride);
             scores[ts->label[i]] -= 1.0f; /* gradient of the loss per class */
             for (size_t c = m->n_classes; c < stride; c++)
                 scores[c] = 0;
@@ -738,13 +811,12 @@ static void sgd(pal_nlu_model *m, const training_set *ts, const pal_nlu_params *
         avg[q] *= inv;
     for (size_t c = 0; c < stride; c++)
         m->bias[c] = bias_avg[c] * inv;
-    quantize(m, avg);
-    free(avg);
     free(w);
     free(bias_avg);
     free(scores);
     free(active);
     free(order);
+    return avg;
 }
 
 pal_err pal_nlu_train(const pal_nlu_example *examples, size_t n, const pal_nlu_params *params,
@@ -781,9 +853,11 @@ pal_err pal_nlu_train(const pal_nlu_example *examples, size_t n, const pal_nlu_p
     if (err)
         goto out;
     m->bias = pal_xcalloc(m->stride, sizeof(float));
-    m->add_row = choose_row_kernel();
-    m->softmax = choose_softmax_kernel();
-    sgd(m, &ts, params);
+    m->kernels = pal_kernels_choose();
+    float *weights = sgd(m, &ts, params);
+    quantize(m, weights);
+    err = build_word_rows(m, analyzer, examples, n, weights);
+    free(weights);
 out:
     training_set_free(&ts);
     pal_analyzer_free(analyzer);
@@ -804,8 +878,89 @@ void pal_nlu_model_free(pal_nlu_model *model)
     free(model->class_names);
     free(model->slots);
     free(model->rows);
+    free(model->word_slots);
+    free(model->word_rows);
     free(model->bias);
     free(model);
+}
+
+/* The rows a message reads and what each is multiplied by. */
+typedef struct row_list {
+    const int8_t **rows;
+    float *mult;
+    size_t count;
+} row_list;
+
+/* Adds the gram rows of an unseen word; returns its squared length. */
+static double add_unseen_word(const pal_nlu_model *m, const uint64_t *grams, size_t n,
+                              pal_arena *arena, row_list *list)
+{
+    sparse_vec x = {pal_arena_alloc(arena, (n + 1) * sizeof(uint32_t)),
+                    pal_arena_alloc(arena, (n + 1) * sizeof(float)), 0};
+    double norm2 = add_word_grams(m, grams, n, arena, &x);
+    for (size_t k = 0; k < x.count; k++) {
+        const row_header *row = row_of(m, x.index[k]);
+        list->rows[list->count] = row_weights(row);
+        list->mult[list->count++] = x.value[k] * row->scale;
+    }
+    return norm2;
+}
+
+/* Class scores of an analysed message (before softmax) into scores;
+ * *known (OUT) false when the model knows none of its features. */
+static pal_err score_message(const pal_nlu_model *m, pal_analyzer *analyzer,
+                             const pal_analysis *analysis, float *scores, bool *known)
+{
+    pal_arena *arena = pal_analyzer_arena(analyzer);
+    pal_feature_hashes fh;
+    pal_err err = message_features(m, analyzer, analysis, &fh);
+    if (err)
+        return err;
+    size_t n_word_feats = fh.count[PAL_FEATURE_WORDS];
+    size_t cap = n_word_feats + fh.count[PAL_FEATURE_CHARS] + fh.n_words + 1;
+    row_list list = {pal_arena_alloc(arena, cap * sizeof(int8_t *)),
+                     pal_arena_alloc(arena, cap * sizeof(float)), 0};
+
+    sparse_vec x = {pal_arena_alloc(arena, (n_word_feats + 1) * sizeof(uint32_t)),
+                    pal_arena_alloc(arena, (n_word_feats + 1) * sizeof(float)), 0};
+    add_word_group(m, fh.hashes[PAL_FEATURE_WORDS], n_word_feats, arena, &x);
+    for (size_t k = 0; k < x.count; k++) {
+        const row_header *row = row_of(m, x.index[k]);
+        list.rows[list.count] = row_weights(row);
+        list.mult[list.count++] = x.value[k] * row->scale;
+    }
+
+    /* Chars group: a word row for each known word, its grams otherwise. */
+    size_t chars_from = list.count;
+    uint64_t *slot = pal_arena_alloc(arena, (fh.n_words + 1) * sizeof(*slot));
+    for (size_t w = 0; w < fh.n_words; w++)
+        __builtin_prefetch(&m->word_slots[(size_t)fh.word_key[w] & m->word_slot_mask]);
+    for (size_t w = 0; w < fh.n_words; w++) {
+        slot[w] = table_find(m->word_slots, m->word_slot_mask, fh.word_key[w]);
+        if (slot[w])
+            prefetch_row(m, word_row_of(m, slot_index(slot[w])));
+    }
+    double norm2 = 0;
+    const uint64_t *grams = fh.hashes[PAL_FEATURE_CHARS];
+    for (size_t w = 0; w < fh.n_words; w++) {
+        if (slot[w]) {
+            const row_header *row = word_row_of(m, slot_index(slot[w]));
+            list.rows[list.count] = row_weights(row);
+            list.mult[list.count++] = row->scale;
+            norm2 += row->norm2;
+        } else {
+            norm2 += add_unseen_word(m, grams + fh.word_start[w],
+                                     fh.word_start[w + 1] - fh.word_start[w], arena, &list);
+        }
+    }
+    if (norm2 > 0) {
+        float inv = (float)(1.0 / sqrt(norm2));
+        for (size_t k = chars_from; k < list.count; k++)
+            list.mult[k] *= inv;
+    }
+    *known = list.count > 0;
+    m->kernels.scores(m->bias, m->stride, list.mult, list.rows, list.count, scores);
+    return PAL_OK;
 }
 
 size_t pal_nlu_intent_count(const pal_nlu_model *model)
@@ -830,7 +985,9 @@ int pal_nlu_intent_find(const pal_nlu_model *model, const char *name)
 size_t pal_nlu_model_bytes(const pal_nlu_model *model)
 {
     size_t bytes = sizeof(*model) + (model->slot_mask + 1) * sizeof(uint64_t) +
-                   model->n_features * model->row_bytes + model->stride * sizeof(float);
+                   model->n_features * model->row_bytes +
+                   (model->word_slot_mask + 1) * sizeof(uint64_t) +
+                   model->n_words * model->row_bytes + model->stride * sizeof(float);
     for (size_t c = 0; c < model->n_classes; c++)
         bytes += strlen(model->class_names[c]) + 1 + sizeof(char *);
     return bytes;
@@ -851,16 +1008,14 @@ pal_err pal_nlu_classify(const pal_nlu_model *model, pal_analyzer *analyzer,
 {
     memset(out, 0, sizeof(*out));
     out->intent = PAL_NLU_NONE;
-    sparse_vec x;
-    pal_err err = vectorize(model, analyzer, analysis, &x);
+    float *p = pal_arena_alloc(pal_analyzer_arena(analyzer), model->stride * sizeof(float));
+    bool known = false;
+    pal_err err = score_message(model, analyzer, analysis, p, &known);
     if (err)
         return err;
-    if (x.count == 0)
+    if (!known)
         return PAL_OK; /* nothing the model knows: none, confidence 0 */
-
-    float *p = pal_arena_alloc(pal_analyzer_arena(analyzer), model->stride * sizeof(float));
-    scores_of(model, &x, p);
-    model->softmax(p, model->n_classes, model->stride);
+    model->kernels.softmax(p, model->n_classes, model->stride);
 
     /* Keep the PAL_NLU_RANKED best by insertion. */
     for (size_t c = 0; c < model->n_classes; c++) {

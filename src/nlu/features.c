@@ -17,6 +17,7 @@ enum {
     NS_BIGRAM = 0x42,
     NS_CLASS = 0x43,
     NS_CHAR = 0x63,
+    NS_WORD = 0x77,
 };
 
 static uint64_t token_class_hash(pal_token_kind kind)
@@ -97,31 +98,46 @@ static void char_features(const pal_analysis *a, pal_arena *arena, pal_feature_h
     size_t len = a->fold.len + 2;
     char *text = pal_arena_alloc(arena, len + 1);
     text[0] = ' ';
+    size_t max_words = 1;
     for (size_t i = 0; i < a->fold.len; i++) {
         char c = a->fold.ptr[i];
         text[i + 1] = (c >= '0' && c <= '9') ? '0' : c;
+        max_words += c == ' ';
     }
     text[len - 1] = ' ';
     text[len] = '\0';
 
     const int orders = PAL_FEATURE_CHAR_MAX - PAL_FEATURE_CHAR_MIN + 1;
     uint64_t *h = pal_arena_alloc(arena, (len * (size_t)orders + 1) * sizeof(*h));
+    out->word_start = pal_arena_alloc(arena, (max_words + 1) * sizeof(size_t));
+    out->word_key = pal_arena_alloc(arena, (max_words + 1) * sizeof(uint64_t));
     size_t n = 0;
-    if (a->fold.len == 0)
-        goto out;
-    for (size_t i = 0; i + 1 < len; i++) {
-        /* Grow the gram one byte at a time; emit from MIN to MAX. A gram
-         * stays inside one word: a space may only open or close it. */
-        uint64_t g = NS_CHAR;
-        for (size_t k = 0; k < PAL_FEATURE_CHAR_MAX && i + k < len; k++) {
-            if (k >= 2 && text[i + k - 1] == ' ')
-                break;
-            g = (g ^ (unsigned char)text[i + k]) * 0x100000001B3ULL; /* FNV-1a step */
-            if (k + 1 >= PAL_FEATURE_CHAR_MIN)
-                h[n++] = pal_hash_combine(g, (uint64_t)(k + 1));
+    size_t words = 0;
+    /* Words are the runs between single spaces of text; each word's grams
+     * start at the space before it and may end on the space after it. */
+    size_t start = 1;
+    while (a->fold.len > 0 && start < len - 1) {
+        size_t end = start;
+        while (text[end] != ' ')
+            end++;
+        out->word_start[words] = n;
+        out->word_key[words] = pal_hash64(NS_WORD, text + start, end - start);
+        words++;
+        for (size_t i = start - 1; i < end; i++) {
+            /* Grow the gram one byte at a time; emit from MIN to MAX. */
+            uint64_t g = NS_CHAR;
+            for (size_t k = 0; k < PAL_FEATURE_CHAR_MAX && i + k <= end; k++) {
+                if (k >= 2 && text[i + k - 1] == ' ')
+                    break;
+                g = (g ^ (unsigned char)text[i + k]) * 0x100000001B3ULL; /* FNV-1a step */
+                if (k + 1 >= PAL_FEATURE_CHAR_MIN)
+                    h[n++] = pal_hash_combine(g, (uint64_t)(k + 1));
+            }
         }
+        start = end + 1;
     }
-out:
+    out->word_start[words] = n;
+    out->n_words = words;
     out->hashes[PAL_FEATURE_CHARS] = h;
     out->count[PAL_FEATURE_CHARS] = n;
 }

@@ -40,6 +40,13 @@ enum { PAL_FEATURE_GROUPS = 2 };
 typedef struct pal_feature_hashes {
     uint64_t *hashes[PAL_FEATURE_GROUPS];
     size_t count[PAL_FEATURE_GROUPS];
+    /* The chars group word by word: the grams of word w are
+     * hashes[PAL_FEATURE_CHARS][word_start[w] .. word_start[w + 1]), and
+     * word_key[w] identifies the word's spelling (folded, digits as '0'),
+     * so that all a word contributes can be looked up at once. */
+    size_t n_words;
+    size_t *word_start; /* n_words + 1 offsets */
+    uint64_t *word_key; /* n_words hashes */
 } pal_feature_hashes;
 
 /* The features of an analysed message. lang: the language whose stems to use

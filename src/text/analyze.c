@@ -151,8 +151,8 @@ static pal_slice join_folded(pal_arena *arena, const pal_token *tokens, const pa
     char *buf = pal_arena_alloc(arena, total);
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
-        if (tokens[i].kind == PAL_TOK_PUNCT)
-            continue;
+        if (tokens[i].kind == PAL_TOK_PUNCT || folded[i].len == 0)
+            continue; /* a lone combining mark folds to nothing */
         if (len > 0)
             buf[len++] = ' ';
         memcpy(buf + len, folded[i].ptr, folded[i].len);
