@@ -59,7 +59,6 @@ enum { CACHE_LINE = 64 };
 /* Training length floor (see sgd) and ceiling. */
 enum { MIN_UPDATES = 30000, MAX_EPOCHS = 2000 };
 
-
 struct pal_nlu_model {
     size_t n_classes; /* intents + the out-of-scope class, if trained */
     size_t n_intents; /* classes that are intents (the first n_intents) */
@@ -120,8 +119,7 @@ static inline uint64_t table_find(const uint64_t *slots, size_t mask, uint64_t h
     }
 }
 
-static void table_insert(uint64_t *slots, size_t mask, uint64_t hash, uint32_t index,
-                         uint8_t level)
+static void table_insert(uint64_t *slots, size_t mask, uint64_t hash, uint32_t index, uint8_t level)
 {
     uint32_t fp = fingerprint(hash);
     size_t pos = (size_t)hash & mask;

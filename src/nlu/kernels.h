@@ -16,8 +16,8 @@ enum { PAL_KERNEL_LANE = 8 }; /* class counts are padded to a multiple of this *
 
 typedef struct pal_kernels {
     /* out[0..stride) = bias + sum_k mult[k] * rows[k][0..stride) */
-    void (*scores)(const float *bias, size_t stride, const float *mult,
-                   const int8_t *const *rows, size_t n, float *out);
+    void (*scores)(const float *bias, size_t stride, const float *mult, const int8_t *const *rows,
+                   size_t n, float *out);
     /* Softmax of v[0..n) in place; v has room for `padded` floats (n rounded
      * up to the lane), the padding is scratch. */
     void (*softmax)(float *v, size_t n, size_t padded);
