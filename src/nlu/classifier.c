@@ -367,14 +367,10 @@ static pal_err message_features(const pal_nlu_model *m, pal_analyzer *analyzer,
 
 /* The message as a sparse vector (training): word group, then every
  * character gram occurrence, the chars group scaled by 1 / N. */
-static pal_err vectorize(const pal_nlu_model *m, pal_analyzer *analyzer,
-                         const pal_analysis *analysis, sparse_vec *out)
+static void vectorize(const pal_nlu_model *m, const pal_feature_hashes *features, pal_arena *arena,
+                      sparse_vec *out)
 {
-    pal_arena *arena = pal_analyzer_arena(analyzer);
-    pal_feature_hashes fh;
-    pal_err err = message_features(m, analyzer, analysis, &fh);
-    if (err)
-        return err;
+    const pal_feature_hashes fh = *features;
     size_t total = fh.count[PAL_FEATURE_WORDS] + fh.count[PAL_FEATURE_CHARS];
     out->index = pal_arena_alloc(arena, (total + 1) * sizeof(*out->index));
     out->value = pal_arena_alloc(arena, (total + 1) * sizeof(*out->value));
@@ -392,7 +388,6 @@ static pal_err vectorize(const pal_nlu_model *m, pal_analyzer *analyzer,
         for (size_t k = chars_from; k < out->count; k++)
             out->value[k] *= inv;
     }
-    return PAL_OK;
 }
 
 /* ---- kernels ---------------------------------------------------------- */
@@ -547,9 +542,27 @@ static void index_words(pal_nlu_model *m, const count_table *words)
     free(entries);
 }
 
-/* Pass 1: languages and document frequencies; builds the vocabulary. */
+/* A copy of fh's arrays in arena (which outlives the analyzer's). */
+static pal_feature_hashes keep_features(const pal_feature_hashes *fh, pal_arena *arena)
+{
+    pal_feature_hashes copy = *fh;
+    for (int g = 0; g < PAL_FEATURE_GROUPS; g++) {
+        copy.hashes[g] = pal_arena_alloc(arena, (fh->count[g] + 1) * sizeof(uint64_t));
+        memcpy(copy.hashes[g], fh->hashes[g], fh->count[g] * sizeof(uint64_t));
+    }
+    copy.word_start = pal_arena_alloc(arena, (fh->n_words + 1) * sizeof(size_t));
+    memcpy(copy.word_start, fh->word_start, (fh->n_words + 1) * sizeof(size_t));
+    copy.word_key = pal_arena_alloc(arena, (fh->n_words + 1) * sizeof(uint64_t));
+    memcpy(copy.word_key, fh->word_key, fh->n_words * sizeof(uint64_t));
+    return copy;
+}
+
+/* Pass 1: languages and document frequencies; builds the vocabulary and
+ * keeps every example's features in cache[] (allocated in cache_arena), so
+ * that the later passes need no analysis. */
 static pal_err build_vocabulary(pal_nlu_model *m, pal_analyzer *analyzer, const pal_nlu_example *ex,
-                                size_t n, int min_df, char *errbuf, size_t errlen)
+                                size_t n, int min_df, pal_feature_hashes *cache,
+                                pal_arena *cache_arena, char *errbuf, size_t errlen)
 {
     size_t lang_count[PAL_LANG_COUNT] = {0};
     for (size_t i = 0; i < n; i++) {
@@ -583,6 +596,7 @@ static pal_err build_vocabulary(pal_nlu_model *m, pal_analyzer *analyzer, const 
         }
         for (size_t w = 0; w < fh.n_words; w++)
             count_table_add(&words, fh.word_key[w], ++occurrence);
+        cache[i] = keep_features(&fh, cache_arena);
         continue;
     fail:
         count_table_free(&df);
@@ -627,22 +641,17 @@ static pal_err build_vocabulary(pal_nlu_model *m, pal_analyzer *analyzer, const 
 }
 
 /* Pass 2: every example as a sparse vector. */
-static pal_err build_training_set(const pal_nlu_model *m, pal_analyzer *analyzer,
-                                  const pal_nlu_example *ex, size_t n, training_set *ts)
+static void build_training_set(const pal_nlu_model *m, const pal_feature_hashes *cache, size_t n,
+                               pal_arena *scratch, training_set *ts)
 {
     size_t cap = 0;
     ts->n = n;
     ts->offset = pal_xmalloc((n + 1) * sizeof(*ts->offset));
     ts->offset[0] = 0;
     for (size_t i = 0; i < n; i++) {
-        pal_analysis a;
-        pal_err err = pal_analyze(analyzer, ex[i].text, strlen(ex[i].text), PAL_LANG_UNKNOWN, &a);
-        if (err)
-            return err;
         sparse_vec v;
-        err = vectorize(m, analyzer, &a, &v);
-        if (err)
-            return err;
+        pal_arena_reset(scratch);
+        vectorize(m, &cache[i], scratch, &v);
         size_t at = ts->offset[i];
         size_t old_cap = cap;
         pal_xreserve((void **)&ts->index, &cap, at + v.count, sizeof(*ts->index));
@@ -652,28 +661,20 @@ static pal_err build_training_set(const pal_nlu_model *m, pal_analyzer *analyzer
         memcpy(ts->value + at, v.value, v.count * sizeof(*v.value));
         ts->offset[i + 1] = at + v.count;
     }
-    return PAL_OK;
 }
 
 /* Pass 3, after training: the row of every word of the word table, the
  * sum of its grams' float weights times their counts and IDFs, with the
  * word's squared length in the header. */
-static pal_err build_word_rows(pal_nlu_model *m, pal_analyzer *analyzer, const pal_nlu_example *ex,
-                               size_t n, const float *weights)
+static void build_word_rows(pal_nlu_model *m, const pal_feature_hashes *cache, size_t n,
+                            pal_arena *arena, const float *weights)
 {
     m->word_rows = pal_xcalloc(m->n_words + 1, m->row_bytes);
     bool *done = pal_xcalloc(m->n_words + 1, sizeof(bool));
     float *sum = pal_xmalloc(m->stride * sizeof(float));
-    pal_err err = PAL_OK;
     for (size_t i = 0; i < n; i++) {
-        pal_arena *arena = pal_analyzer_arena(analyzer);
-        pal_analysis a;
-        pal_feature_hashes fh;
-        err = pal_analyze(analyzer, ex[i].text, strlen(ex[i].text), PAL_LANG_UNKNOWN, &a);
-        if (!err)
-            err = message_features(m, analyzer, &a, &fh);
-        if (err)
-            goto out;
+        const pal_feature_hashes fh = cache[i];
+        pal_arena_reset(arena);
         const uint64_t *grams = fh.hashes[PAL_FEATURE_CHARS];
         for (size_t w = 0; w < fh.n_words; w++) {
             uint64_t slot = table_find(m->word_slots, m->word_slot_mask, fh.word_key[w]);
@@ -693,10 +694,8 @@ static pal_err build_word_rows(pal_nlu_model *m, pal_analyzer *analyzer, const p
             done[slot_index(slot)] = true;
         }
     }
-out:
     free(done);
     free(sum);
-    return err;
 }
 
 static uint32_t next_random(uint64_t *state)
@@ -831,6 +830,9 @@ pal_err pal_nlu_train(const pal_nlu_example *examples, size_t n, const pal_nlu_p
     }
     pal_nlu_model *m = pal_xcalloc(1, sizeof(*m));
     pal_analyzer *analyzer = NULL;
+    pal_feature_hashes *cache = NULL; /* each example's features, made once */
+    pal_arena *cache_arena = NULL;
+    pal_arena *scratch = NULL;
     training_set ts = {0};
     ts.label = pal_xcalloc(n, sizeof(*ts.label));
     m->threshold = params->threshold;
@@ -844,20 +846,24 @@ pal_err pal_nlu_train(const pal_nlu_example *examples, size_t n, const pal_nlu_p
      * while in a large corpus features seen once are mostly noise (and
      * weigh on memory and speed). */
     int min_df = params->min_df > 0 ? params->min_df : (n < 1000 ? 1 : 2);
-    err = build_vocabulary(m, analyzer, examples, n, min_df, errbuf, errlen);
+    cache = pal_xcalloc(n, sizeof(*cache));
+    cache_arena = pal_arena_new();
+    scratch = pal_arena_new();
+    err = build_vocabulary(m, analyzer, examples, n, min_df, cache, cache_arena, errbuf, errlen);
     if (err)
         goto out;
-    err = build_training_set(m, analyzer, examples, n, &ts);
-    if (err)
-        goto out;
+    build_training_set(m, cache, n, scratch, &ts);
     m->bias = pal_xcalloc(m->stride, sizeof(float));
     m->kernels = pal_kernels_choose();
     float *weights = sgd(m, &ts, params);
     quantize(m, weights);
-    err = build_word_rows(m, analyzer, examples, n, weights);
+    build_word_rows(m, cache, n, scratch, weights);
     free(weights);
 out:
     training_set_free(&ts);
+    free(cache);
+    pal_arena_free(cache_arena);
+    pal_arena_free(scratch);
     pal_analyzer_free(analyzer);
     if (err) {
         pal_nlu_model_free(m);
