@@ -529,6 +529,27 @@ static void test_confidence_follows_evidence(void **state)
     assert_true(clear.confidence > leaning.confidence);
 }
 
+/* One typo is undone wherever it is — a letter too many at either end or
+ * inside, two letters swapped at either end or inside — up to the longest
+ * words of the lexicon ("remboursement", 13 letters); a repaired word counts,
+ * but less than the word spelt right. */
+static void test_typos_are_undone(void **state)
+{
+    (void)state;
+    static const labelled typos[] = {
+        {"rremboursement", PAL_LANG_FR}, {"remboursementt", PAL_LANG_FR},
+        {"rembourxsement", PAL_LANG_FR}, {"ermboursement", PAL_LANG_FR},
+        {"rembousrement", PAL_LANG_FR},  {"remboursemetn", PAL_LANG_FR},
+        {"xcancellation", PAL_LANG_EN},  {"cancellatoin", PAL_LANG_EN},
+        {"obnjour", PAL_LANG_FR},        {"bonjoru", PAL_LANG_FR},
+        {"thakns", PAL_LANG_EN},         {"mercci", PAL_LANG_FR},
+        {"aujourd'huii", PAL_LANG_FR},   {"mademoisellle", PAL_LANG_FR},
+    };
+    for (size_t i = 0; i < COUNT_OF(typos); i++)
+        expect_lang(typos[i].text, typos[i].expected);
+    assert_true(identify("remboursementt").confidence < identify("remboursement").confidence);
+}
+
 /* Words are slices into a larger text: only their own bytes count. */
 static void test_words_are_slices(void **state)
 {
@@ -747,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_accents_are_optional),
         cmocka_unit_test(test_spelling_cues_for_unknown_words),
         cmocka_unit_test(test_confidence_follows_evidence),
+        cmocka_unit_test(test_typos_are_undone),
         cmocka_unit_test(test_words_are_slices),
         cmocka_unit_test(test_word_order_does_not_matter),
         cmocka_unit_test(test_answers_do_not_drift),
