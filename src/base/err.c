@@ -3,6 +3,9 @@
  */
 #include "base/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *pal_err_str(pal_err err)
 {
     switch (err) {
@@ -26,4 +29,14 @@ const char *pal_err_str(pal_err err)
         return "internal error";
     }
     return "unknown error";
+}
+
+void pal_err_format(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    if (!errbuf || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
 }

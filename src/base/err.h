@@ -8,6 +8,8 @@
 #ifndef PAL_BASE_ERR_H
 #define PAL_BASE_ERR_H
 
+#include <stddef.h>
+
 typedef enum pal_err {
     PAL_OK = 0,
     PAL_ERR_INVALID,   /* an argument or input is malformed */
@@ -22,5 +24,11 @@ typedef enum pal_err {
 
 /* A short English description; never NULL, static storage. Thread-safe. */
 const char *pal_err_str(pal_err err);
+
+/* Writes a printf-style message into errbuf (errlen bytes, truncated,
+ * always NUL-terminated); errbuf may be NULL or errlen 0, then nothing is
+ * written. For the "errbuf, errlen" out-parameters of palabre's APIs. */
+void pal_err_format(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

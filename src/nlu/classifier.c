@@ -31,7 +31,6 @@
 #include "nlu/classifier.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,17 +450,6 @@ static void training_set_free(training_set *ts)
     free(ts->value);
 }
 
-__attribute__((format(printf, 3, 4))) static void set_error(char *errbuf, size_t errlen,
-                                                            const char *fmt, ...)
-{
-    if (!errbuf || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Assigns class numbers: intents in order of first appearance, the
  * out-of-scope class (if any) last. */
 static pal_err assign_classes(pal_nlu_model *m, const pal_nlu_example *ex, size_t n,
@@ -471,7 +459,7 @@ static pal_err assign_classes(pal_nlu_model *m, const pal_nlu_example *ex, size_
     bool has_oos = false;
     for (size_t i = 0; i < n; i++) {
         if (!ex[i].intent || !ex[i].text || !ex[i].intent[0]) {
-            set_error(errbuf, errlen, "example %zu has no intent or text", i + 1);
+            pal_err_format(errbuf, errlen, "example %zu has no intent or text", i + 1);
             return PAL_ERR_INVALID;
         }
         if (is_oos_label(ex[i].intent)) {
@@ -488,7 +476,7 @@ static pal_err assign_classes(pal_nlu_model *m, const pal_nlu_example *ex, size_
         label[i] = (uint32_t)c;
     }
     if (m->n_intents == 0) {
-        set_error(errbuf, errlen, "no in-scope intent among %zu examples", n);
+        pal_err_format(errbuf, errlen, "no in-scope intent among %zu examples", n);
         return PAL_ERR_INVALID;
     }
     m->n_classes = m->n_intents;
@@ -569,7 +557,7 @@ static pal_err build_vocabulary(pal_nlu_model *m, pal_analyzer *analyzer, const 
         pal_analysis a;
         pal_err err = pal_analyze(analyzer, ex[i].text, strlen(ex[i].text), PAL_LANG_UNKNOWN, &a);
         if (err) {
-            set_error(errbuf, errlen, "example %zu: text is not valid UTF-8 or too long", i + 1);
+            pal_err_format(errbuf, errlen, "example %zu: text is not valid UTF-8 or too long", i + 1);
             return err;
         }
         lang_count[a.lang]++;
@@ -825,7 +813,7 @@ pal_err pal_nlu_train(const pal_nlu_example *examples, size_t n, const pal_nlu_p
         params = &defaults;
     }
     if (n == 0 || n > UINT32_MAX - 1) {
-        set_error(errbuf, errlen, "need between 1 and 2^32 examples, got %zu", n);
+        pal_err_format(errbuf, errlen, "need between 1 and 2^32 examples, got %zu", n);
         return PAL_ERR_INVALID;
     }
     pal_nlu_model *m = pal_xcalloc(1, sizeof(*m));

@@ -7,7 +7,6 @@
 #include "nlu/dataset.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,17 +48,6 @@ void pal_dataset_free(pal_dataset *dataset)
     }
     free(d->public.examples);
     free(d);
-}
-
-__attribute__((format(printf, 3, 4))) static void set_error(char *errbuf, size_t errlen,
-                                                            const char *fmt, ...)
-{
-    if (!errbuf || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* Intent names are identifiers in reports and bot files: no spaces or
@@ -117,7 +105,7 @@ pal_err pal_dataset_parse(pal_dataset *dataset, const char *name, const char *da
 {
     dataset_impl *d = (dataset_impl *)dataset;
     if (len > PAL_DATASET_MAX_BYTES) {
-        set_error(errbuf, errlen, "%s: file larger than %zu MiB", name,
+        pal_err_format(errbuf, errlen, "%s: file larger than %zu MiB", name,
                   PAL_DATASET_MAX_BYTES >> 20);
         return PAL_ERR_LIMIT;
     }
@@ -147,7 +135,7 @@ pal_err pal_dataset_parse(pal_dataset *dataset, const char *name, const char *da
         const char *why = NULL;
         pal_err err = check_line(line, line_len, &intent_len, &text_at, &why);
         if (err) {
-            set_error(errbuf, errlen, "%s:%zu: %s", name, line_no, why);
+            pal_err_format(errbuf, errlen, "%s:%zu: %s", name, line_no, why);
             d->public.count = first_new;
             free(text);
             return err;
@@ -171,7 +159,7 @@ pal_err pal_dataset_load(pal_dataset *dataset, const char *path, char *errbuf, s
     char *data = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        set_error(errbuf, errlen, "%s: %s", path, strerror(errno));
+        pal_err_format(errbuf, errlen, "%s: %s", path, strerror(errno));
         return PAL_ERR_IO;
     }
     size_t cap = 1 << 16;
@@ -180,7 +168,7 @@ pal_err pal_dataset_load(pal_dataset *dataset, const char *path, char *errbuf, s
     for (;;) {
         if (len == cap) {
             if (cap > PAL_DATASET_MAX_BYTES) {
-                set_error(errbuf, errlen, "%s: file larger than %zu MiB", path,
+                pal_err_format(errbuf, errlen, "%s: file larger than %zu MiB", path,
                           PAL_DATASET_MAX_BYTES >> 20);
                 err = PAL_ERR_LIMIT;
                 goto out;
@@ -194,7 +182,7 @@ pal_err pal_dataset_load(pal_dataset *dataset, const char *path, char *errbuf, s
             break;
     }
     if (ferror(f)) {
-        set_error(errbuf, errlen, "%s: read error", path);
+        pal_err_format(errbuf, errlen, "%s: read error", path);
         goto out;
     }
     err = pal_dataset_parse(dataset, path, data, len, errbuf, errlen);

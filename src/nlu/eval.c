@@ -9,7 +9,6 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,17 +19,6 @@
 enum { MAX_CONFUSIONS = 10 };
 
 static const char NONE_LABEL[] = "none";
-
-__attribute__((format(printf, 3, 4))) static void set_error(char *errbuf, size_t errlen,
-                                                            const char *fmt, ...)
-{
-    if (!errbuf || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static double now_ms(void)
 {
@@ -318,7 +306,7 @@ pal_err pal_eval_split(const pal_dataset *train, const pal_dataset *test,
         goto out;
     err = predict_all(model, analyzer, test, NULL, test->count, &p);
     if (err) {
-        set_error(errbuf, errlen, "classifying the test set failed: %s", pal_err_str(err));
+        pal_err_format(errbuf, errlen, "classifying the test set failed: %s", pal_err_str(err));
         goto out;
     }
     pal_eval_report *r = score(&p);
@@ -379,7 +367,7 @@ pal_err pal_eval_cross_validate(const pal_dataset *data, int k, const pal_nlu_pa
                                 pal_eval_report **out, char *errbuf, size_t errlen)
 {
     if (k < 2 || k > 100 || data->count < (size_t)k) {
-        set_error(errbuf, errlen,
+        pal_err_format(errbuf, errlen,
                   "cross-validation needs 2 to 100 folds and at least as many "
                   "examples as folds");
         return PAL_ERR_INVALID;
