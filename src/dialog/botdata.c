@@ -474,7 +474,7 @@ static pal_err load_table(sqlite3 *db, const char *path, const char *table, cons
 
     if (len > PAL_BOTDATA_MAX_FILE_BYTES) {
         pal_err_format(errbuf, errlen, "%s: file larger than %zu MiB", path,
-                  PAL_BOTDATA_MAX_FILE_BYTES >> 20);
+                       PAL_BOTDATA_MAX_FILE_BYTES >> 20);
         err = PAL_ERR_LIMIT;
         goto out;
     }
@@ -519,9 +519,9 @@ static pal_err table_name(const char *path, const char *file_name, char *table, 
     size_t len = strlen(file_name);
     if (len < 4 || strcmp(file_name + len - 4, ".csv") != 0 || !is_name(file_name, len - 4)) {
         pal_err_format(errbuf, errlen,
-                  "%s: a data file is named NAME.csv, NAME matching [a-z_][a-z0-9_]* (at most "
-                  "%d bytes, not starting with sqlite_): it names the table",
-                  path, PAL_BOTDATA_MAX_NAME);
+                       "%s: a data file is named NAME.csv, NAME matching [a-z_][a-z0-9_]* (at most "
+                       "%d bytes, not starting with sqlite_): it names the table",
+                       path, PAL_BOTDATA_MAX_NAME);
         return PAL_ERR_PARSE;
     }
     memcpy(table, file_name, len - 4);
@@ -601,7 +601,7 @@ static pal_err read_file(const char *path, char **out, size_t *out_len, char *er
     }
     if (len > PAL_BOTDATA_MAX_FILE_BYTES) {
         pal_err_format(errbuf, errlen, "%s: file larger than %zu MiB", path,
-                  PAL_BOTDATA_MAX_FILE_BYTES >> 20);
+                       PAL_BOTDATA_MAX_FILE_BYTES >> 20);
         err = PAL_ERR_LIMIT;
         goto out;
     }
@@ -878,7 +878,7 @@ static pal_err lane_open(const pal_botdata *data, const char *sql, query_lane **
     goto out;
 sqlite_failed:
     pal_err_format(errbuf, errlen, "SQLite: %s",
-              lane->db ? sqlite3_errmsg(lane->db) : "cannot open a connection");
+                   lane->db ? sqlite3_errmsg(lane->db) : "cannot open a connection");
     pal_log(PAL_LOG_ERR, "botdata", "open a query connection: %s",
             lane->db ? sqlite3_errmsg(lane->db) : "cannot open");
 out:
