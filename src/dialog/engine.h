@@ -54,13 +54,12 @@ typedef struct pal_engine_actions {
     void *ctx;
     /* Runs a bot look-up (pal_botdata_run semantics); results in arena. */
     pal_err (*lookup)(void *ctx, pal_botdata_query *query, const char *const *names,
-                      const char *const *values, size_t n_params, size_t max_rows,
-                      pal_arena *arena, pal_botdata_rows *out);
+                      const char *const *values, size_t n_params, size_t max_rows, pal_arena *arena,
+                      pal_botdata_rows *out);
     /* POSTs body (a JSON object, text) to url and waits at most timeout_ms;
      * on PAL_OK *response is the answer's body (JSON text), caller frees
      * with free(). */
-    pal_err (*call)(void *ctx, const char *url, long timeout_ms, const char *body,
-                    char **response);
+    pal_err (*call)(void *ctx, const char *url, long timeout_ms, const char *body, char **response);
 } pal_engine_actions;
 
 /* Look-ups straight on the bot's in-memory data, for hosts with one thread
@@ -83,24 +82,24 @@ typedef struct pal_entity_value {
 typedef struct pal_turn {
     pal_reply *replies;
     size_t n_replies;
-    bool handoff;           /* a person must take over now */
+    bool handoff; /* a person must take over now */
     const char *handoff_reason;
     /* What the engine understood, for --debug, logs and the inbox. */
     pal_lang lang;
-    const char *intent;     /* NULL when not understood */
+    const char *intent; /* NULL when not understood */
     float confidence;
     pal_entity_value *entities;
     size_t n_entities;
-    const char *flow;       /* the flow the conversation is in after the step, or NULL */
-    int step_line;          /* bot.yaml line of the step it waits on, 0 when none */
+    const char *flow; /* the flow the conversation is in after the step, or NULL */
+    int step_line;    /* bot.yaml line of the step it waits on, 0 when none */
 } pal_turn;
 
 /* Processes one customer message text[0..len). Everything in *turn is
  * allocated in arena (reset it between turns). Errors: PAL_ERR_UTF8 /
  * PAL_ERR_LIMIT for a message the text layer refuses (the conversation is
  * unchanged). A failing action is not an error: the bot says so. */
-pal_err pal_engine_step(const pal_bot *bot, pal_analyzer *analyzer,
-                        pal_conversation *conversation, const char *text, size_t len,
-                        const pal_engine_actions *actions, pal_arena *arena, pal_turn *turn);
+pal_err pal_engine_step(const pal_bot *bot, pal_analyzer *analyzer, pal_conversation *conversation,
+                        const char *text, size_t len, const pal_engine_actions *actions,
+                        pal_arena *arena, pal_turn *turn);
 
 #endif

@@ -557,7 +557,8 @@ static pal_err build_vocabulary(pal_nlu_model *m, pal_analyzer *analyzer, const 
         pal_analysis a;
         pal_err err = pal_analyze(analyzer, ex[i].text, strlen(ex[i].text), PAL_LANG_UNKNOWN, &a);
         if (err) {
-            pal_err_format(errbuf, errlen, "example %zu: text is not valid UTF-8 or too long", i + 1);
+            pal_err_format(errbuf, errlen, "example %zu: text is not valid UTF-8 or too long",
+                           i + 1);
             return err;
         }
         lang_count[a.lang]++;

@@ -106,7 +106,7 @@ pal_err pal_dataset_parse(pal_dataset *dataset, const char *name, const char *da
     dataset_impl *d = (dataset_impl *)dataset;
     if (len > PAL_DATASET_MAX_BYTES) {
         pal_err_format(errbuf, errlen, "%s: file larger than %zu MiB", name,
-                  PAL_DATASET_MAX_BYTES >> 20);
+                       PAL_DATASET_MAX_BYTES >> 20);
         return PAL_ERR_LIMIT;
     }
     /* Parse into a private copy; NULs are written over tabs and line ends. */
@@ -169,7 +169,7 @@ pal_err pal_dataset_load(pal_dataset *dataset, const char *path, char *errbuf, s
         if (len == cap) {
             if (cap > PAL_DATASET_MAX_BYTES) {
                 pal_err_format(errbuf, errlen, "%s: file larger than %zu MiB", path,
-                          PAL_DATASET_MAX_BYTES >> 20);
+                               PAL_DATASET_MAX_BYTES >> 20);
                 err = PAL_ERR_LIMIT;
                 goto out;
             }

@@ -368,8 +368,8 @@ pal_err pal_eval_cross_validate(const pal_dataset *data, int k, const pal_nlu_pa
 {
     if (k < 2 || k > 100 || data->count < (size_t)k) {
         pal_err_format(errbuf, errlen,
-                  "cross-validation needs 2 to 100 folds and at least as many "
-                  "examples as folds");
+                       "cross-validation needs 2 to 100 folds and at least as many "
+                       "examples as folds");
         return PAL_ERR_INVALID;
     }
     pal_nlu_params defaults;
