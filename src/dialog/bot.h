@@ -21,8 +21,10 @@ typedef struct pal_bot pal_bot; /* opaque; the dialog layer reads it via bot_mod
 
 /* Loads the bot in folder dir. On PAL_OK *out is the caller's, free with
  * pal_bot_free(). On error errbuf (errlen bytes) says
- * "FILE:LINE:COLUMN: what was expected" (PAL_ERR_PARSE), or why a file could
- * not be read (PAL_ERR_IO). */
+ * "FILE:LINE:COLUMN: what was expected" (PAL_ERR_PARSE; PAL_ERR_LIMIT for a
+ * file over 4 MiB, over 200,000 YAML nodes, nesting deeper than 64, or lists
+ * over their counts; PAL_ERR_UTF8 for text that is not UTF-8), or why a file
+ * could not be read (PAL_ERR_IO). Anchors, aliases and tags are refused. */
 pal_err pal_bot_load(const char *dir, pal_bot **out, char *errbuf, size_t errlen);
 
 /* NULL is a no-op. */
