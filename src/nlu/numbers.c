@@ -198,15 +198,16 @@ static bool is_stop_word(pal_slice word)
  * or two candidates with different values). */
 static const number_word *lookup_fuzzy(pal_slice word)
 {
-    if (word.len < FUZZY_MIN_LEN || is_stop_word(word))
+    if (word.len < FUZZY_MIN_LEN)
         return NULL;
     const number_word *found = NULL;
     for (size_t i = 0; i < sizeof(number_words) / sizeof(number_words[0]); i++) {
         const number_word *w = &number_words[i];
-        size_t wlen = strlen(w->word);
-        if (w->cls > W_GROUP || wlen < FUZZY_MIN_TARGET || w->word[0] != word.ptr[0])
+        /* Cheap tests first: almost every word fails on its first letter. */
+        if (w->cls > W_GROUP || w->word[0] != word.ptr[0])
             continue;
-        if (wlen + 1 < word.len || word.len + 1 < wlen)
+        size_t wlen = strlen(w->word);
+        if (wlen < FUZZY_MIN_TARGET || wlen + 1 < word.len || word.len + 1 < wlen)
             continue;
         if (pal_edit_distance(word, (pal_slice){w->word, wlen}, 1) > 1)
             continue;
@@ -214,6 +215,9 @@ static const number_word *lookup_fuzzy(pal_slice word)
             return NULL;
         found = w;
     }
+    /* The stop list only matters for a word that would otherwise match. */
+    if (found && is_stop_word(word))
+        return NULL;
     return found;
 }
 
