@@ -1354,7 +1354,7 @@ static const char *const BUILTIN_CANCEL[] = {"annuler",
                                              "nevermind",
                                              "drop it",
                                              "abort",
-                                             "no thanks, cancel",
+                                             "no, cancel that",
                                              "let's not do this",
                                              NULL};
 
