@@ -1,6 +1,9 @@
 /*
  * main.c — the palabre program: everything else lives in libpalabre.
  */
+#include <stdio.h>
+
+#include <curl/curl.h>
 #include <sqlite3.h>
 
 #include "cli/cli.h"
@@ -11,5 +14,13 @@ int main(int argc, char **argv)
      * SQLite's memory statistics take one global lock on every allocation,
      * which serialises bot look-ups across cores; palabre does not use them. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    return pal_cli_main(argc, argv);
+    /* libcurl's global state (TLS) must be set up once, before any thread:
+     * service calls (dialog/http_actions.h) rely on it. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fputs("palabre: libcurl could not be initialised\n", stderr);
+        return 1;
+    }
+    int rc = pal_cli_main(argc, argv);
+    curl_global_cleanup();
+    return rc;
 }

@@ -97,6 +97,17 @@ bool pal_conversation_handed_over(const pal_conversation *conversation)
     return conversation->handed_over;
 }
 
+pal_err pal_conversation_set_lang(pal_conversation *conversation, pal_lang lang)
+{
+    for (size_t i = 0; i < conversation->bot->n_langs; i++) {
+        if (conversation->bot->langs[i] == lang) {
+            conversation->lang = lang;
+            return PAL_OK;
+        }
+    }
+    return PAL_ERR_INVALID;
+}
+
 /* ---- results -------------------------------------------------------------------------- */
 
 static pal_result *result_find(const pal_conversation *c, pal_slice key)

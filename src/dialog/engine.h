@@ -47,6 +47,11 @@ pal_err pal_conversation_from_json(const pal_bot *bot, const char *json, size_t 
 const char *pal_conversation_slot(const pal_conversation *conversation, const char *name);
 /* True once a person has taken over (the bot then stays silent). */
 bool pal_conversation_handed_over(const pal_conversation *conversation);
+/* Sets the language the conversation is held in, e.g. the one a channel or
+ * `palabre chat --lang` knows the customer speaks. PAL_ERR_INVALID (and no
+ * change) when lang is not one of the bot's languages. A message clearly in
+ * another language of the bot still switches it, as always. */
+pal_err pal_conversation_set_lang(pal_conversation *conversation, pal_lang lang);
 
 /* What the host does for the engine. Either function may be NULL: the step
  * then behaves as if the look-up or the call failed. */
