@@ -736,14 +736,29 @@ typedef struct query_lane {
     struct query_lane *next_all;
 } query_lane;
 
+/* Results of recent runs. The data never changes once loaded, so a result
+ * is a pure function of the parameters: caching it is exact. Keys are the
+ * parameter values themselves (compared byte for byte, the hash only picks
+ * the slot). A bot's look-ups repeat a lot (the same postcodes, the same
+ * cities) and a report-style query costs SQLite tens of microseconds. */
+enum { RESULT_CACHE = 256, RESULT_CACHE_MAX_BYTES = 16 * 1024 };
+
+typedef struct cached_result {
+    uint64_t hash; /* 0: empty */
+    char *blob;    /* key bytes, then the encoded rows (see cache_encode) */
+    size_t key_len, blob_len;
+    size_t n_rows, n_cols;
+} cached_result;
+
 struct pal_botdata_query {
     const pal_botdata *data; /* borrowed */
     char *sql;
     size_t n_params;
     char **params;        /* names without ':'; params[i] is SQL parameter i + 1 */
-    pthread_mutex_t lock; /* guards idle and all */
+    pthread_mutex_t lock; /* guards idle, all and cache */
     query_lane *idle;
     query_lane *all;
+    cached_result cache[RESULT_CACHE];
 };
 
 /* Functions that reach outside the data. The library is built with
@@ -925,6 +940,8 @@ void pal_botdata_query_free(pal_botdata_query *q)
     }
     for (size_t i = 0; i < q->n_params; i++)
         free(q->params[i]);
+    for (size_t i = 0; i < RESULT_CACHE; i++)
+        free(q->cache[i].blob);
     free(q->params);
     free(q->sql);
     pthread_mutex_destroy(&q->lock);
@@ -997,8 +1014,127 @@ static pal_err bind_params(const pal_botdata_query *q, sqlite3_stmt *stmt, const
     return PAL_OK;
 }
 
-pal_err pal_botdata_run(pal_botdata_query *q, const char *const *names, const char *const *values,
-                        size_t n_params, size_t max_rows, pal_arena *arena, pal_botdata_rows *out)
+/* The cache key of a run: max_rows, then each parameter's value in the
+ * query's order (length-prefixed; NULL marked). In arena; false when a
+ * parameter is missing (the run then fails in bind_params, uncached). */
+static bool cache_key(const pal_botdata_query *q, const char *const *names,
+                      const char *const *values, size_t n_params, size_t max_rows, pal_arena *arena,
+                      char **key, size_t *key_len)
+{
+    size_t len = sizeof(max_rows);
+    const char **ordered = pal_arena_alloc(arena, (q->n_params + 1) * sizeof(*ordered));
+    for (size_t i = 0; i < q->n_params; i++) {
+        size_t j = 0;
+        while (j < n_params && strcmp(names[j], q->params[i]) != 0)
+            j++;
+        if (j == n_params)
+            return false;
+        ordered[i] = values[j];
+        len += sizeof(uint32_t) + (values[j] ? strlen(values[j]) : 0);
+    }
+    char *k = pal_arena_alloc(arena, len);
+    size_t at = 0;
+    memcpy(k, &max_rows, sizeof(max_rows));
+    at += sizeof(max_rows);
+    for (size_t i = 0; i < q->n_params; i++) {
+        size_t vlen = ordered[i] ? strlen(ordered[i]) : 0;
+        uint32_t mark = ordered[i] ? (uint32_t)vlen : UINT32_MAX;
+        memcpy(k + at, &mark, sizeof(mark));
+        at += sizeof(mark);
+        if (vlen)
+            memcpy(k + at, ordered[i], vlen);
+        at += vlen;
+    }
+    *key = k;
+    *key_len = len;
+    return true;
+}
+
+static uint64_t cache_hash(const char *key, size_t len)
+{
+    uint64_t h = 0xCBF29CE484222325ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * 0x100000001B3ULL;
+    return h ? h : 1;
+}
+
+/* Encodes strings as [uint32 length or UINT32_MAX for NULL][bytes]. */
+static size_t encode_strings(char *dst, const char *const *strings, size_t n)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strings[i] ? strlen(strings[i]) : 0;
+        uint32_t mark = strings[i] ? (uint32_t)len : UINT32_MAX;
+        if (dst) {
+            memcpy(dst + at, &mark, sizeof(mark));
+            memcpy(dst + at + sizeof(mark), strings[i] ? strings[i] : "", len);
+        }
+        at += sizeof(mark) + len;
+    }
+    return at;
+}
+
+static void cache_store(pal_botdata_query *q, uint64_t hash, const char *key, size_t key_len,
+                        const pal_botdata_rows *rows)
+{
+    size_t cells = rows->n_rows * rows->n_cols;
+    size_t body = encode_strings(NULL, rows->columns, rows->n_cols) +
+                  encode_strings(NULL, rows->values, cells);
+    if (key_len + body > RESULT_CACHE_MAX_BYTES)
+        return;
+    char *blob = pal_xmalloc(key_len + body);
+    memcpy(blob, key, key_len);
+    size_t at = key_len;
+    at += encode_strings(blob + at, rows->columns, rows->n_cols);
+    encode_strings(blob + at, rows->values, cells);
+    cached_result *slot = &q->cache[hash & (RESULT_CACHE - 1)];
+    pthread_mutex_lock(&q->lock);
+    free(slot->blob);
+    *slot = (cached_result){hash, blob, key_len, key_len + body, rows->n_rows, rows->n_cols};
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Decodes n strings from src into arena copies; returns the bytes read. */
+static size_t decode_strings(const char *src, const char **out, size_t n, pal_arena *arena)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t mark;
+        memcpy(&mark, src + at, sizeof(mark));
+        at += sizeof(mark);
+        if (mark == UINT32_MAX) {
+            out[i] = NULL;
+            continue;
+        }
+        out[i] = pal_arena_strndup(arena, src + at, mark);
+        at += mark;
+    }
+    return at;
+}
+
+static bool cache_find(pal_botdata_query *q, uint64_t hash, const char *key, size_t key_len,
+                       pal_arena *arena, pal_botdata_rows *out)
+{
+    bool found = false;
+    cached_result *slot = &q->cache[hash & (RESULT_CACHE - 1)];
+    pthread_mutex_lock(&q->lock);
+    if (slot->hash == hash && slot->key_len == key_len && memcmp(slot->blob, key, key_len) == 0) {
+        size_t cells = slot->n_rows * slot->n_cols;
+        const char **columns = pal_arena_alloc(arena, (slot->n_cols + 1) * sizeof(*columns));
+        const char **values = pal_arena_alloc(arena, (cells + 1) * sizeof(*values));
+        size_t at = key_len;
+        at += decode_strings(slot->blob + at, columns, slot->n_cols, arena);
+        decode_strings(slot->blob + at, values, cells, arena);
+        *out = (pal_botdata_rows){slot->n_rows, slot->n_cols, columns, values};
+        found = true;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return found;
+}
+
+static pal_err run_uncached(pal_botdata_query *q, const char *const *names,
+                            const char *const *values, size_t n_params, size_t max_rows,
+                            pal_arena *arena, pal_botdata_rows *out)
 {
     *out = (pal_botdata_rows){0};
     query_lane *lane = lane_take(q);
@@ -1058,5 +1194,22 @@ out:
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     lane_give_back(q, lane);
+    return err;
+}
+
+pal_err pal_botdata_run(pal_botdata_query *q, const char *const *names, const char *const *values,
+                        size_t n_params, size_t max_rows, pal_arena *arena, pal_botdata_rows *out)
+{
+    char *key = NULL;
+    size_t key_len = 0;
+    uint64_t hash = 0;
+    if (cache_key(q, names, values, n_params, max_rows, arena, &key, &key_len)) {
+        hash = cache_hash(key, key_len);
+        if (cache_find(q, hash, key, key_len, arena, out))
+            return PAL_OK;
+    }
+    pal_err err = run_uncached(q, names, values, n_params, max_rows, arena, out);
+    if (err == PAL_OK && key)
+        cache_store(q, hash, key, key_len, out);
     return err;
 }

@@ -429,6 +429,48 @@ static void runs_named_parameters(void **state)
     pal_botdata_close(data);
 }
 
+/* Results are cached per parameter values: a repeated run must give the
+ * same rows (copied into the new arena), a different value or a smaller
+ * row limit must not be served from the cache. */
+static void cached_runs_are_exact(void **state)
+{
+    pal_botdata *data = communes(*state);
+    pal_botdata_query *q = NULL;
+    char err[256] = "";
+    assert_int_equal(pal_botdata_prepare(data,
+                                         "SELECT c.nom FROM communes c WHERE c.code_postal = "
+                                         ":postcode ORDER BY c.nom",
+                                         &q, err, sizeof(err)),
+                     PAL_OK);
+    const char *names[] = {"postcode"};
+    const char *values[] = {"01000"};
+    pal_botdata_rows first;
+    pal_botdata_rows again;
+    pal_arena *a1 = pal_arena_new();
+    pal_arena *a2 = pal_arena_new();
+    assert_int_equal(pal_botdata_run(q, names, values, 1, 10, a1, &first), PAL_OK);
+    assert_int_equal(pal_botdata_run(q, names, values, 1, 10, a2, &again), PAL_OK);
+    assert_int_equal(again.n_rows, first.n_rows);
+    assert_int_equal(again.n_cols, first.n_cols);
+    assert_string_equal(again.columns[0], "nom");
+    for (size_t i = 0; i < first.n_rows; i++)
+        assert_string_equal(again.values[i], first.values[i]);
+    pal_arena_free(a1); /* the second result does not point into the first arena */
+    assert_string_equal(again.values[0], "Bourg-en-Bresse");
+    /* Same values, smaller limit: a limit error, not the cached rows. */
+    assert_int_equal(pal_botdata_run(q, names, values, 1, 1, a2, &again), PAL_ERR_LIMIT);
+    /* Another value: its own rows. */
+    values[0] = "75011";
+    assert_int_equal(pal_botdata_run(q, names, values, 1, 10, a2, &again), PAL_OK);
+    assert_int_equal(again.n_rows, 1);
+    values[0] = NULL; /* NULL and "" are different keys */
+    assert_int_equal(pal_botdata_run(q, names, values, 1, 10, a2, &again), PAL_OK);
+    assert_int_equal(again.n_rows, 0);
+    pal_botdata_query_free(q);
+    pal_arena_free(a2);
+    pal_botdata_close(data);
+}
+
 static void missing_parameter_is_invalid(void **state)
 {
     pal_botdata *data = communes(*state);
@@ -719,6 +761,7 @@ int main(void)
         T(refuses_invalid_utf8),
         T(enforces_limits),
         T(runs_named_parameters),
+        T(cached_runs_are_exact),
         T(missing_parameter_is_invalid),
         T(too_many_rows_is_a_limit),
         T(refuses_anything_but_one_select),
