@@ -48,6 +48,31 @@ static pal_slice squash(pal_arena *arena, const char *s, size_t len)
     return (pal_slice){out, n};
 }
 
+/* text as an answer's analysis sees it: normalised, tokenised ("13e" ->
+ * "13" "e", "l'abergement" -> "l'" "abergement"), its tokens folded and
+ * joined (punctuation left out), then squashed; in arena. */
+static pal_slice squash_text(pal_arena *arena, const char *text, size_t len)
+{
+    pal_slice norm;
+    pal_token *tokens;
+    size_t n;
+    if (pal_text_normalize(arena, text, len, &norm) != PAL_OK ||
+        pal_tokenize(arena, norm.ptr, norm.len, &tokens, &n) != PAL_OK)
+        return (pal_slice){"", 0};
+    char *joined = pal_arena_alloc(arena, norm.len + n + 1);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (tokens[i].kind == PAL_TOK_PUNCT)
+            continue;
+        if (at > 0)
+            joined[at++] = ' ';
+        memcpy(joined + at, norm.ptr + tokens[i].start, tokens[i].len);
+        at += tokens[i].len;
+    }
+    joined[at] = '\0';
+    return squash(arena, joined, at);
+}
+
 void pal_options_init(pal_options *options, pal_arena *arena, size_t capacity)
 {
     memset(options, 0, sizeof(*options));
@@ -61,7 +86,7 @@ void pal_options_add(pal_options *options, const char *text, int option)
 {
     if (!text || option < 0 || options->n == options->cap)
         return;
-    pal_slice s = squash(options->arena, text, strlen(text));
+    pal_slice s = squash_text(options->arena, text, strlen(text));
     if (s.len == 0)
         return;
     options->texts[options->n] = s;
@@ -114,14 +139,25 @@ static unsigned popcount32(uint32_t x)
     return n;
 }
 
-/* Rule 3: the option sharing the most words with the answer, or -1. */
+static bool is_digits(pal_slice w)
+{
+    for (size_t i = 0; i < w.len; i++) {
+        if (w.ptr[i] < '0' || w.ptr[i] > '9')
+            return false;
+    }
+    return w.len > 0;
+}
+
+/* Rule 3: the option sharing the most words with the answer; -1 if none
+ * shares a word, -2 if several tie. Numbers count whatever their length:
+ * "13" of "13e" tells "Marseille 13e" from "Marseille 12e". */
 static int match_words(const pal_options *o, pal_slice answer)
 {
     pal_slice words[ANSWER_WORDS];
     size_t n_words = 0, at = 0;
     pal_slice w;
     while (n_words < ANSWER_WORDS && next_word(answer, &at, &w)) {
-        if (w.len >= MIN_WORD)
+        if (w.len >= MIN_WORD || is_digits(w))
             words[n_words++] = w;
     }
     if (n_words == 0)
@@ -143,7 +179,7 @@ static int match_words(const pal_options *o, pal_slice answer)
             tie = true;
         }
     }
-    return tie ? -1 : best;
+    return tie ? -2 : best;
 }
 
 /* Rule 1: the one option with a text equal to the answer, -1 if none,
@@ -162,6 +198,79 @@ static int match_equal(const pal_options *o, pal_slice answer)
     return found;
 }
 
+static bool in_list(pal_slice w, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (pal_slice_eq(w, list[i]))
+            return true;
+    }
+    return false;
+}
+
+#define IN_LIST(w, list) in_list((w), (list), sizeof(list) / sizeof((list)[0]))
+
+/* Words that may stand beside an ordinal: "la troisième", "the third one". */
+static bool ordinal_filler(pal_slice w)
+{
+    static const char *const fillers[] = {"la",    "le",     "l'",     "the",    "one",   "option",
+                                          "choix", "choice", "bouton", "button", "ligne", "line",
+                                          "row",   "please", "svp",    "stp",    "merci", "thanks"};
+    return IN_LIST(w, fillers);
+}
+
+/* k for an ordinal in words ("troisième", "third") or in digits with its
+ * suffix ("3e", "3ème", "3rd": tokens "3" "e"), else 0. *used is the number
+ * of tokens from i that it takes. */
+static long ordinal_at(const pal_analysis *answer, size_t i, size_t *used)
+{
+    static const char *const words[][4] = {
+        {"premier", "premiere", "first", NULL}, {"deuxieme", "second", "seconde", NULL},
+        {"troisieme", "third", NULL, NULL},     {"quatrieme", "fourth", NULL, NULL},
+        {"cinquieme", "fifth", NULL, NULL},     {"sixieme", "sixth", NULL, NULL},
+        {"septieme", "seventh", NULL, NULL},    {"huitieme", "eighth", NULL, NULL},
+        {"neuvieme", "ninth", NULL, NULL},      {"dixieme", "tenth", NULL, NULL},
+    };
+    static const char *const suffixes[] = {"e",  "er",  "re", "ere", "eme", "ieme",
+                                           "nd", "nde", "st", "rd",  "th"};
+    pal_slice w = answer->folded[i];
+    *used = 1;
+    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
+        for (size_t v = 0; v < 4 && words[k][v]; v++) {
+            if (pal_slice_eq(w, words[k][v]))
+                return (long)k + 1;
+        }
+    }
+    if (answer->tokens[i].kind != PAL_TOK_NUMBER || !is_digits(w) || w.len > MAX_BARE_DIGITS ||
+        i + 1 >= answer->n_tokens || answer->tokens[i + 1].kind != PAL_TOK_WORD ||
+        !IN_LIST(answer->folded[i + 1], suffixes))
+        return 0;
+    long number = 0;
+    for (size_t k = 0; k < w.len; k++)
+        number = number * 10 + (w.ptr[k] - '0');
+    *used = 2;
+    return number;
+}
+
+/* Rule 4: k when the answer is only an ordinal (with at most an article and
+ * "one": "la troisième", "the third one", "le 1er"), else 0. */
+static long ordinal(const pal_analysis *answer)
+{
+    long number = 0;
+    for (size_t i = 0; i < answer->n_tokens;) {
+        size_t used = 1;
+        long k = ordinal_at(answer, i, &used);
+        if (k > 0) {
+            if (number)
+                return 0;
+            number = k;
+        } else if (answer->tokens[i].kind != PAL_TOK_PUNCT && !ordinal_filler(answer->folded[i])) {
+            return 0;
+        }
+        i += used;
+    }
+    return number;
+}
+
 int pal_options_match(const pal_options *options, const pal_analysis *answer)
 {
     if (options->n == 0)
@@ -173,7 +282,13 @@ int pal_options_match(const pal_options *options, const pal_analysis *answer)
     long k = pal_options_bare_number(answer);
     if (k >= 1 && k <= options->n_numbered)
         return (int)k - 1;
-    return found == -2 ? -1 : match_words(options, a);
+    if (found == -2)
+        return -1;
+    found = match_words(options, a);
+    if (found != -1)
+        return found >= 0 ? found : -1;
+    k = ordinal(answer);
+    return k >= 1 && k <= options->n_numbered ? (int)k - 1 : -1;
 }
 
 /* Words that may stand beside a bare number: "la 2", "the 2", "n° 2". */

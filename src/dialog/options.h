@@ -4,16 +4,22 @@
  * When the bot offers a closed list (an ask's inline choices, rows of a
  * look-up to choose from), customers answer with the button's text, a part
  * of it ("la nouvelle", "montmartre please"), a typo ("bastile"), or the
- * button's number ("2", "la 2"). An option may be known by several texts
- * (its value and its label in each language); all are compared in a folded
- * form that keeps only words ("Carte **** 0345" -> "carte 0345").
+ * button's number ("2", "la 2") or rank ("la troisième", "the 2nd"). An
+ * option may be known by several texts (its value and its label in each
+ * language); all go through the same normalisation and tokenisation as an
+ * answer, and are compared in a folded form that keeps only words
+ * ("Carte **** 0345" -> "carte 0345", "Marseille 13e" -> "marseille 13 e").
  *
  * Matching, first rule that names exactly one option wins:
  *   1. the whole answer equals one of the option's texts;
  *   2. the answer is only a number k (with at most an article: "la 2",
  *      "the 2", "n° 2") and 1 <= k <= the options shown;
- *   3. the option whose texts share the most words of three letters or more
- *      with the answer (equal, or one edit apart from four letters on).
+ *   3. the option whose texts share the most words with the answer: words
+ *      of three letters or more (equal, or one edit apart from four letters
+ *      on) and numbers of any length ("13" of "le 13e");
+ *   4. when no option shares a word: the answer is only an ordinal k (with
+ *      at most an article: "le premier", "la 3e", "the third one") and
+ *      1 <= k <= the options shown.
  * Two options tied at the best rule: not a choice ("coors or bud").
  *
  * Everything lives in the caller's arena. Pure; thread-safe with one arena

@@ -133,6 +133,107 @@ static void test_rows_answers(void **state)
     }
 }
 
+/* Buttons from the monresultat bot after "#MonRésultat 13013": digits glued
+ * to letters are split in labels as in answers. */
+static void test_glued_digits(void **state)
+{
+    static const char *const labels[] = {"Marseille 12e Arrondissement",
+                                         "Marseille 13e Arrondissement",
+                                         "Marseille 14e Arrondissement"};
+    static const struct {
+        const char *answer;
+        int option;
+    } cases[] = {
+        {"Marseille 13e Arrondissement", 1},
+        {"marseille 13E arrondissement", 1},
+        {"Marseille 12e Arrondissement", 0},
+        {"13e", 1},
+        {"le 13e", 1},
+        {"13e arrondissement", 1},
+        {"the 13th", 1},
+        {"14e svp", 2},
+        {"13", 1},
+        {"Marseille", -1},
+        {"arrondissement", -1},
+        {"Marseille 13e ou 14e", -1},
+        {"2", 1},
+        {"15e", -1},
+        {"la troisième", 2},
+        {"the first one", 0},
+    };
+    fixture *f = *state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pal_options o;
+        pal_arena_reset(f->arena);
+        pal_options_init(&o, f->arena, 3);
+        for (int k = 0; k < 3; k++)
+            pal_options_add(&o, labels[k], k);
+        o.n_numbered = 3;
+        int got = pal_options_match(&o, analyse(f, cases[i].answer));
+        if (got != cases[i].option)
+            fail_msg("\"%s\": expected %d, got %d", cases[i].answer, cases[i].option, got);
+    }
+}
+
+/* Ranks in words or digits pick a button when no label names one. */
+static void test_ordinals(void **state)
+{
+    static const char *const labels[] = {"Oui", "Non", "Peut-être", "Yes please"};
+    static const struct {
+        const char *answer;
+        int option;
+        int n_numbered;
+    } cases[] = {
+        {"le premier", 0, 4},      {"la première", 0, 4},
+        {"le 1er", 0, 4},          {"la 2e", 1, 4},
+        {"la deuxième", 1, 4},     {"la troisième", 2, 4},
+        {"la 3ème", 2, 4},         {"the first", 0, 4},
+        {"the 2nd", 1, 4},         {"the second one", 1, 4},
+        {"the third one", 2, 4},   {"the 3rd", 2, 4},
+        {"the fourth", 3, 4},      {"la cinquième", -1, 4},
+        {"the third", -1, 0},      {"la troisième et la quatrième", -1, 4},
+        {"troisième fois", -1, 4}, {"yes please", 3, 4},
+    };
+    fixture *f = *state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pal_options o;
+        pal_arena_reset(f->arena);
+        pal_options_init(&o, f->arena, 4);
+        for (int k = 0; k < 4; k++)
+            pal_options_add(&o, labels[k], k);
+        o.n_numbered = cases[i].n_numbered;
+        int got = pal_options_match(&o, analyse(f, cases[i].answer));
+        if (got != cases[i].option)
+            fail_msg("\"%s\": expected %d, got %d", cases[i].answer, cases[i].option, got);
+    }
+}
+
+/* A label that names the rank wins over the rank; a tie is still no choice. */
+static void test_ordinal_labels(void **state)
+{
+    static const char *const labels[] = {"Deuxième classe", "Première classe", "Second floor",
+                                         "Second row"};
+    static const struct {
+        const char *answer;
+        int option;
+    } cases[] = {
+        {"la première", 1},      {"first class", -1}, {"the second", -1},
+        {"the second floor", 2}, {"la deuxième", 0},  {"the fourth", 3},
+    };
+    fixture *f = *state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pal_options o;
+        pal_arena_reset(f->arena);
+        pal_options_init(&o, f->arena, 4);
+        for (int k = 0; k < 4; k++)
+            pal_options_add(&o, labels[k], k);
+        o.n_numbered = 4;
+        int got = pal_options_match(&o, analyse(f, cases[i].answer));
+        if (got != cases[i].option)
+            fail_msg("\"%s\": expected %d, got %d", cases[i].answer, cases[i].option, got);
+    }
+}
+
 static void test_bare_numbers(void **state)
 {
     static const struct {
@@ -177,9 +278,9 @@ static void test_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_payment_answers),
-        cmocka_unit_test(test_rows_answers),
-        cmocka_unit_test(test_bare_numbers),
+        cmocka_unit_test(test_payment_answers), cmocka_unit_test(test_rows_answers),
+        cmocka_unit_test(test_glued_digits),    cmocka_unit_test(test_ordinals),
+        cmocka_unit_test(test_ordinal_labels),  cmocka_unit_test(test_bare_numbers),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
