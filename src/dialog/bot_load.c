@@ -1177,7 +1177,8 @@ static pal_err collect_slots(loader *ld, const ynode *flows)
                         "choices:",
                         slot);
         pal_xreserve((void **)&bot->slots, &ld->cap_slots, bot->n_slots + 1, sizeof(pal_slot));
-        bot->slots[bot->n_slots++] = (pal_slot){pal_xstrdup(slot), entity};
+        bot->slots[bot->n_slots++] =
+            (pal_slot){pal_xstrdup(slot), entity, ld->entities[entity].kind};
     }
     return PAL_OK;
 }
@@ -1543,6 +1544,7 @@ static void step_free(pal_step *s)
         free(s->u.lookup.params);
         free(s->u.lookup.as);
         text_free(&s->u.lookup.none);
+        text_free(&s->u.lookup.choose_prompt);
         free(s->u.lookup.choose);
         break;
     case PAL_STEP_CALL:
@@ -1722,20 +1724,20 @@ static pal_err get_result_name(loader *ld, const ynode *v, char **out)
 
 static pal_err parse_lookup(loader *ld, const ynode *n, pal_step *step)
 {
-    static const char *const keys[] = {"lookup", "none", "choose"};
-    static const char *const inner_keys[] = {"query", "as", "none", "choose"};
+    static const char *const keys[] = {"lookup", "none", "choose", "prompt"};
+    static const char *const inner_keys[] = {"query", "as", "none", "choose", "prompt"};
     const ynode *in = map_get(n, "lookup"), *v;
     const char *sql, *choose;
     char msg[MSG_MAX];
     step->kind = PAL_STEP_LOOKUP;
     step->u.lookup.choose_slot = -1;
-    pal_err err = check_keys(ld, n, keys, 3, "a lookup step");
+    pal_err err = check_keys(ld, n, keys, 4, "a lookup step");
     if (!err)
         err = expect_map(ld, in, "lookup: {query: \"SELECT ...\", as: name}");
     if (!err)
-        err = check_keys(ld, in, inner_keys, 4, "lookup");
+        err = check_keys(ld, in, inner_keys, 5, "lookup");
     if (!err)
-        err = param_twice(ld, in, n, keys + 1, 2);
+        err = param_twice(ld, in, n, keys + 1, 3);
     if (!err)
         err = require(ld, in, "query", "a SELECT on the bot's data", &v);
     if (!err)
@@ -1769,6 +1771,14 @@ static pal_err parse_lookup(loader *ld, const ynode *n, pal_step *step)
             return err;
         step->u.lookup.choose = pal_xstrdup(choose);
         step->u.lookup.choose_slot = find_slot(ld->bot, choose);
+    }
+    if ((v = param(in, n, "prompt")) != NULL) {
+        if (!step->u.lookup.choose)
+            return fail(ld, PAL_ERR_PARSE, v,
+                        "prompt: is the question \"which one?\" of choose:, which is missing");
+        if ((err = parse_text(ld, v, true, "the question which one? (prompt:)",
+                              &step->u.lookup.choose_prompt)) != PAL_OK)
+            return err;
     }
     return PAL_OK;
 }

@@ -91,6 +91,9 @@ struct pal_step {
             pal_bot_text none; /* said when no row is found (empty: the contract) */
             char *choose;      /* column to choose from when several rows; NULL: first */
             int choose_slot;   /* slot receiving the chosen value, -1 when none */
+
+            /* "which one?" in the author's words (prompt:); empty: the engine's own */
+            pal_bot_text choose_prompt;
         } lookup;
         struct {
             int service;  /* index into bot->services */
@@ -129,6 +132,9 @@ typedef struct pal_slot {
     char *name; /* the entity's name, or an inline-choices slot's name */
     int entity; /* index into bot->entity_names, always >= 0: an inline-choices
                    slot has a choice entity of its own, named after it */
+
+    /* the entity's kind (a number slot gets its hint for a number out of range) */
+    pal_entity_kind kind;
 } pal_slot;
 
 typedef struct pal_service {

@@ -7,17 +7,22 @@
  *   1. a person has taken over: the bot says nothing;
  *   2. a built-in intent (help, human, cancel, restart) acts at any point —
  *      except that "non, 3" while a question waits is a correction even if
- *      the classifier hears a cancel in it;
+ *      the classifier hears a cancel in it, and a message that could answer
+ *      the question waiting ("la carte" to "Comment payez-vous ?") is an
+ *      answer;
  *   3. a question waits: the message answers it (entities of the flow's
  *      slots, inline choices, a choice among looked-up rows) and may correct
  *      earlier answers on the way; or it starts another flow — a flow made
  *      only of `say` steps is a digression after which the question comes
- *      back, any other is a change of mind; or it is a failed answer: the
- *      hint again, then after `tries` a person or the contract;
+ *      back, any other is a change of mind, and the flow's own intent again
+ *      is the hint again without spending a try; or it is a failed answer:
+ *      the hint again, then after `tries` a person or the contract;
  *   4. no question waits: the intent's flow starts (its slots cleared, then
- *      prefilled from the message), or entities alone start the flow they
- *      fit; or the message was not understood: the contract, and a person
- *      after handoff_after misunderstandings in a row.
+ *      prefilled from the message; a number no slot took, such as 6 beers
+ *      of 1 to 4, makes its first question the hint), or sure entities
+ *      alone start the flow they fit; or the message was not understood:
+ *      the contract, and a person after handoff_after misunderstandings in
+ *      a row.
  * Steps then run until a question or the flow's end.
  *
  * Safety (SPEC.md §4): replies are the bot's texts with placeholders filled
@@ -43,6 +48,7 @@
 #include "dialog/template.h"
 #include "nlu/classifier.h"
 #include "nlu/entities.h"
+#include "nlu/numbers.h"
 #include "text/normalize.h"
 
 enum {
@@ -63,6 +69,14 @@ static const float LANG_SWITCH = 0.5f;
  * while being asked something else ("une corona" must not reset a quantity
  * of 3 to 1 through the article "une"). */
 static const float CORRECTION_MIN_SCORE = 0.75f;
+/* Entities alone start a flow only when sure: exact, or a plural (0.9);
+ * a one-typo match is a guess ("j'ai pris froid": "pris" is one edit from
+ * "paris", not a store search). */
+static const float ENTITY_START_MIN_SCORE = 0.9f;
+/* What the entities give a lone article-like number ("un" of "parler à un
+ * conseiller"): it fills a quantity asked for, but is no reason to hear an
+ * answer rather than a built-in intent. */
+static const float WEAK_ENTITY_SCORE = 0.5f;
 /* Built-in intents act on any bot at any point, and three of them cannot
  * be undone (cancel and restart throw answers away, human calls a person):
  * they need more than the bot's threshold. Words the classifier has never
@@ -129,7 +143,8 @@ typedef struct step_ctx {
     const pal_analysis *analysis;
     const pal_entity *entities;
     size_t n_entities;
-    int intent; /* understood intent (>= threshold), or PAL_NLU_NONE */
+    int intent;           /* understood intent (>= threshold), or PAL_NLU_NONE */
+    bool retry_first_ask; /* the starting message held a number no slot took */
 } step_ctx;
 
 typedef enum step_outcome {
@@ -338,26 +353,47 @@ static int slot_of_entity(const pal_bot *bot, const pal_entity *e)
 
 /* An inline choice the answer names (its value or a label in any
  * language, or its button number), or -1. */
+static size_t choice_texts(const pal_choice *choice)
+{
+    size_t n = 1;
+    for (int l = 0; l < PAL_LANG_COUNT; l++)
+        n += choice->label.n_variants[l];
+    return n;
+}
+
+/* Adds the texts of choice (its value, its labels) as option. */
+static void choice_add(step_ctx *c, pal_options *list, const pal_choice *choice, int option)
+{
+    pal_options_add(list, choice->value, option);
+    for (int l = 0; l < PAL_LANG_COUNT; l++) {
+        for (size_t v = 0; v < choice->label.n_variants[l]; v++)
+            pal_options_add(list, render(c, choice->label.variants[l][v]), option);
+    }
+}
+
 static int choice_match(step_ctx *c, const pal_step *ask)
 {
     size_t capacity = 0;
-    for (size_t i = 0; i < ask->u.ask.n_choices; i++) {
-        capacity++;
-        for (int l = 0; l < PAL_LANG_COUNT; l++)
-            capacity += ask->u.ask.choices[i].label.n_variants[l];
-    }
+    for (size_t i = 0; i < ask->u.ask.n_choices; i++)
+        capacity += choice_texts(&ask->u.ask.choices[i]);
     pal_options list;
     pal_options_init(&list, c->arena, capacity);
-    for (size_t i = 0; i < ask->u.ask.n_choices; i++) {
-        const pal_choice *choice = &ask->u.ask.choices[i];
-        pal_options_add(&list, choice->value, (int)i);
-        for (int l = 0; l < PAL_LANG_COUNT; l++) {
-            for (size_t v = 0; v < choice->label.n_variants[l]; v++)
-                pal_options_add(&list, render(c, choice->label.variants[l][v]), (int)i);
-        }
-    }
+    for (size_t i = 0; i < ask->u.ask.n_choices; i++)
+        choice_add(c, &list, &ask->u.ask.choices[i], (int)i);
     list.n_numbered = (int)ask->u.ask.n_choices;
     return pal_options_match(&list, c->analysis);
+}
+
+/* True when the answer names choice taken alone: it then at least could
+ * be that choice, even when it names others too ("la carte" when both
+ * choices are cards). */
+static bool choice_plausible(step_ctx *c, const pal_choice *choice)
+{
+    pal_options list;
+    pal_options_init(&list, c->arena, choice_texts(choice));
+    choice_add(c, &list, choice, 0);
+    list.n_numbered = 0;
+    return pal_options_match(&list, c->analysis) == 0;
 }
 
 /* ---- ask ------------------------------------------------------------------------------ */
@@ -398,7 +434,11 @@ static step_outcome run_ask(step_ctx *c, const pal_step *step)
         advance(c->conv);
         return STEP_NEXT;
     }
-    ask_emit(c, step, false);
+    /* "can I get 6 beers?" (1 to 4): the hint that says why, not the plain
+     * question as if no number had been given. */
+    bool retry = c->retry_first_ask && c->bot->slots[step->u.ask.slot].kind == PAL_ENTITY_NUMBER;
+    c->retry_first_ask = false;
+    ask_emit(c, step, retry);
     return STEP_WAIT;
 }
 
@@ -449,8 +489,10 @@ static void store_row(step_ctx *c, const pal_step *step, const pal_botdata_rows 
                                    rows->values[r * rows->n_cols + (size_t)column]);
 }
 
-/* Asks which row (the choose column's values as buttons). */
-static void choose_emit(step_ctx *c, const pal_botdata_rows *rows, int column, bool retry)
+/* Asks which row (the choose column's values as buttons), in the author's
+ * words (prompt:) when the step has them. */
+static void choose_emit(step_ctx *c, const pal_step *step, const pal_botdata_rows *rows, int column,
+                        bool retry)
 {
     size_t n = rows->n_rows < MAX_BUTTONS ? rows->n_rows : MAX_BUTTONS;
     const char **buttons = pal_arena_alloc(c->arena, (n + 1) * sizeof(*buttons));
@@ -460,7 +502,8 @@ static void choose_emit(step_ctx *c, const pal_botdata_rows *rows, int column, b
         if (v && *v)
             buttons[k++] = v;
     }
-    say_own(c, retry ? SAY_CHOOSE_RETRY : SAY_CHOOSE);
+    if (retry || !say_text(c, &step->u.lookup.choose_prompt))
+        say_own(c, retry ? SAY_CHOOSE_RETRY : SAY_CHOOSE);
     c->turn->replies[c->turn->n_replies - 1].buttons = buttons;
     c->turn->replies[c->turn->n_replies - 1].n_buttons = k;
 }
@@ -492,7 +535,7 @@ static step_outcome run_lookup(step_ctx *c, const pal_step *step)
         advance(c->conv);
         return STEP_NEXT;
     }
-    choose_emit(c, &rows, column, false);
+    choose_emit(c, step, &rows, column, false);
     return STEP_WAIT;
 }
 
@@ -750,15 +793,38 @@ static void forget_flow_slots(step_ctx *c, int flow)
     }
 }
 
+/* True when the message holds a number (not an article-like "une") that no
+ * entity took: one out of every range, such as 6 when 1 to 4 are allowed. */
+static bool stray_number(step_ctx *c)
+{
+    pal_number_match *numbers = NULL;
+    size_t n = 0;
+    if (pal_numbers_extract(c->analysis, c->arena, &numbers, &n) != PAL_OK)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (numbers[i].weak || numbers[i].tok_start >= c->analysis->n_tokens)
+            continue;
+        size_t at = c->analysis->tokens[numbers[i].tok_start].start;
+        bool taken = false;
+        for (size_t e = 0; e < c->n_entities && !taken; e++)
+            taken = c->entities[e].start <= at && at < c->entities[e].end;
+        if (!taken)
+            return true;
+    }
+    return false;
+}
+
 static void flow_start(step_ctx *c, int flow)
 {
     c->conv->misunderstandings = 0;
     if (!c->bot->flows[flow].only_says) {
         forget_flow_slots(c, flow);
         prefill(c, flow);
+        c->retry_first_ask = stray_number(c);
     }
     flow_enter(c->conv, flow);
     run(c);
+    c->retry_first_ask = false;
 }
 
 /* A digression: flow (only `say` steps) answers, then the question that
@@ -850,11 +916,13 @@ static void give_up(step_ctx *c)
     flow_end(c->conv);
 }
 
-static void failed_answer(step_ctx *c, const pal_step *step)
+/* The hint again; spend: the answer counts as a try. */
+static void failed_answer(step_ctx *c, const pal_step *step, bool spend)
 {
     int tries = step->kind == PAL_STEP_ASK ? step->u.ask.tries : CHOOSE_TRIES;
-    c->conv->tries++;
-    if (c->conv->tries >= (tries > 0 ? tries : 1)) {
+    if (spend)
+        c->conv->tries++;
+    if (spend && c->conv->tries >= (tries > 0 ? tries : 1)) {
         give_up(c);
         return;
     }
@@ -865,7 +933,7 @@ static void failed_answer(step_ctx *c, const pal_step *step)
     pal_botdata_rows rows;
     if (lookup_rows(c, step, &rows) == PAL_OK && rows.n_rows > 1 &&
         column_of(&rows, step->u.lookup.choose) >= 0)
-        choose_emit(c, &rows, column_of(&rows, step->u.lookup.choose), true);
+        choose_emit(c, step, &rows, column_of(&rows, step->u.lookup.choose), true);
     else
         run(c);
 }
@@ -893,6 +961,14 @@ static void on_waiting(step_ctx *c)
             flow_start(c, flow);
         return;
     }
+    if (flow >= 0 && flow == conv->flow && !g.other && !stray_number(c)) {
+        /* The flow's own intent again ("can I get a beer?" while asked how
+         * many): not a wrong answer, so no try is spent; the hint still
+         * says what is expected ("oui" to which card). */
+        conv->misunderstandings = 0;
+        failed_answer(c, step, false);
+        return;
+    }
     if (g.other) {
         /* Progress, if not the answer asked for: the question again, as
          * asked the first time, and no try spent. */
@@ -902,7 +978,7 @@ static void on_waiting(step_ctx *c)
         run(c);
         return;
     }
-    failed_answer(c, step);
+    failed_answer(c, step, true);
 }
 
 /* ---- a message while no question waits ------------------------------------------------ */
@@ -923,7 +999,7 @@ static int flow_of_entities(step_ctx *c)
         size_t hits = 0;
         for (size_t i = 0; i < c->n_entities; i++) {
             int slot = slot_of_entity(c->bot, &c->entities[i]);
-            hits += slot >= 0 && asked[slot] && c->entities[i].score >= CORRECTION_MIN_SCORE;
+            hits += slot >= 0 && asked[slot] && c->entities[i].score >= ENTITY_START_MIN_SCORE;
         }
         if (hits > best_hits) {
             best = (int)f;
@@ -978,6 +1054,34 @@ static bool gives_flow_value(step_ctx *c)
     return false;
 }
 
+/* A message that could answer the question waiting (an entity of the asked
+ * slot at any score, a button number, words of one of its choices) is
+ * taken as the answer, even if the classifier hears a built-in in it: "la
+ * carte" to "Comment payez-vous ?" is not a cancel. An ambiguous answer is
+ * then asked again, never a cancel. */
+static bool answers_waiting_ask(step_ctx *c)
+{
+    if (c->conv->flow < 0)
+        return false;
+    const pal_step *step = current_step(c->conv);
+    if (!step || step->kind != PAL_STEP_ASK)
+        return false;
+    for (size_t i = 0; i < c->n_entities; i++) {
+        if (slot_of_entity(c->bot, &c->entities[i]) == step->u.ask.slot &&
+            c->entities[i].score > WEAK_ENTITY_SCORE)
+            return true;
+    }
+    size_t n = step->u.ask.n_choices;
+    long k = n > 0 ? pal_options_bare_number(c->analysis) : 0;
+    if (k >= 1 && (size_t)k <= n)
+        return true;
+    for (size_t i = 0; i < n; i++) {
+        if (choice_plausible(c, &step->u.ask.choices[i]))
+            return true;
+    }
+    return false;
+}
+
 static void on_builtin(step_ctx *c, int builtin)
 {
     pal_conversation *conv = c->conv;
@@ -1013,6 +1117,8 @@ static void dispatch(step_ctx *c)
         if (gives_flow_value(c))
             builtin = -1;
     }
+    if (builtin >= 0 && answers_waiting_ask(c))
+        builtin = -1;
     if (builtin >= 0)
         on_builtin(c, builtin);
     else if (c->conv->flow >= 0)
@@ -1115,7 +1221,13 @@ pal_err pal_engine_step(const pal_bot *bot, pal_analyzer *analyzer, pal_conversa
 {
     pal_analysis analysis;
     pal_entity *entities = NULL;
-    step_ctx c = {bot, conversation, actions, arena, turn, 0, &analysis, NULL, 0, PAL_NLU_NONE};
+    step_ctx c = {.bot = bot,
+                  .conv = conversation,
+                  .actions = actions,
+                  .arena = arena,
+                  .turn = turn,
+                  .analysis = &analysis,
+                  .intent = PAL_NLU_NONE};
     memset(turn, 0, sizeof(*turn));
     turn->lang = conversation->lang;
     if (conversation->bot != bot)

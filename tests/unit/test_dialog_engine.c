@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "dialog/bot.h"
+#include "dialog/bot_model.h"
 #include "dialog/engine.h"
 #include "dialog/template.h"
 
@@ -153,6 +154,31 @@ static const char NO_HANDOFF_YAML[] =
     "          en: [\"{{quantity}} beers coming.\", \"{{quantity}} beers on their way.\"]\n"
     "          fr: \"{{quantity}} bières arrivent.\"\n";
 
+/* A store finder whose "which one?" is the author's (prompt:). */
+static const char PROMPT_YAML[] =
+    "bot: magasins\n"
+    "languages: [fr, en]\n"
+    "contract: {fr: \"Je trouve nos magasins.\", en: \"I find our stores.\"}\n"
+    "entities:\n"
+    "  city: {choices: {paris: [paris], lyon: [lyon]}}\n"
+    "intents:\n"
+    "  find_store:\n"
+    "    fr: [\"où est votre magasin\", \"trouver un magasin\", \"adresse du magasin\"]\n"
+    "    en: [\"where is your store\", \"find a store\", \"store address\"]\n"
+    "flows:\n"
+    "  stores:\n"
+    "    when: find_store\n"
+    "    steps:\n"
+    "      - ask: city\n"
+    "        prompt: {fr: \"Dans quelle ville ?\", en: \"In which city?\"}\n"
+    "      - lookup:\n"
+    "          query: \"SELECT name, address FROM stores WHERE city = :city ORDER BY name\"\n"
+    "          as: store\n"
+    "          choose: name\n"
+    "          prompt: {fr: \"Quel magasin de {{city}} ?\", en: \"Which store in {{city}}?\"}\n"
+    "      - say: {fr: \"{{store.name}} : {{store.address}}.\", en: \"{{store.name}}: "
+    "{{store.address}}.\"}\n";
+
 /* ---- the fake order service --------------------------------------------------------- */
 
 typedef struct fake_service {
@@ -179,9 +205,10 @@ static pal_err fake_call(void *ctx, const char *url, long timeout_ms, const char
 /* ---- fixtures ----------------------------------------------------------------------- */
 
 typedef struct bots {
-    char dir[2][64];
+    char dir[3][64];
     pal_bot *stadium;
     pal_bot *no_handoff;
+    pal_bot *prompt;
     pal_analyzer *analyzer;
 } bots;
 
@@ -246,7 +273,8 @@ static int group_setup(void **state)
         return -1;
     b->stadium = load_bot(b->dir[0], STADIUM_YAML, STORES_CSV);
     b->no_handoff = load_bot(b->dir[1], NO_HANDOFF_YAML, NULL);
-    if (!b->stadium || !b->no_handoff)
+    b->prompt = load_bot(b->dir[2], PROMPT_YAML, STORES_CSV);
+    if (!b->stadium || !b->no_handoff || !b->prompt)
         return -1;
     *state = b;
     return 0;
@@ -257,8 +285,10 @@ static int group_teardown(void **state)
     bots *b = *state;
     pal_bot_free(b->stadium);
     pal_bot_free(b->no_handoff);
+    pal_bot_free(b->prompt);
     remove_tree(b->dir[0]);
     remove_tree(b->dir[1]);
+    remove_tree(b->dir[2]);
     pal_analyzer_free(b->analyzer);
     free(b);
     return 0;
@@ -348,6 +378,13 @@ static int no_handoff_setup(void **state)
 {
     bots *b = *state;
     *state = fixture_new(b, b->no_handoff);
+    return 0;
+}
+
+static int prompt_setup(void **state)
+{
+    bots *b = *state;
+    *state = fixture_new(b, b->prompt);
     return 0;
 }
 
@@ -542,6 +579,82 @@ static void test_restart_forgets(void **state)
     expect_slot(f, "quantity", NULL);
     expect_slot(f, "beer", NULL);
     assert_null(f->turn.flow);
+}
+
+/* "la carte" to "Comment payez-vous ?" sounds like a cancel to the
+ * classifier, but names the choices: asked again (both are cards), never
+ * cancelled; a button's words win over a restart or a person too. */
+static void test_answer_beats_builtin(void **state)
+{
+    fixture *f = *state;
+    expect_reply(f, "deux corona svp", "Comment payez-vous");
+    const char *got = say(f, "la carte");
+    assert_string_equal(got, "Comment payez-vous ?");
+    assert_string_equal(f->turn.flow, "order");
+    expect_slot(f, "quantity", "2");
+    expect_slot(f, "payment", NULL);
+    expect_reply(f, "non la carte 0345", "C'est noté : 2 corona");
+    expect_slot(f, "payment", "saved");
+    /* Nothing of the question in it: still a cancel. */
+    expect_reply(f, "deux corona svp", "Comment payez-vous");
+    expect_reply(f, "annuler", "C'est annulé.");
+    assert_null(f->turn.flow);
+    /* "un" is no quantity that beats asking for a person. */
+    expect_reply(f, "je veux commander des bières", "Combien");
+    expect_reply(f, "je veux parler à un conseiller", "conseiller");
+    assert_true(f->turn.handoff);
+}
+
+/* Entities alone start a flow only when sure: "pris" is one letter from
+ * "paris" ("j'ai pris froid"), not a store search. */
+static void test_fuzzy_entity_starts_nothing(void **state)
+{
+    fixture *f = *state;
+    expect_reply(f, "c'est pris", "Je prends vos commandes");
+    assert_null(f->turn.flow);
+    expect_slot(f, "city", NULL);
+    say(f, "lion"); /* a second misunderstanding: handed over (handoff_after: 2) */
+    assert_null(f->turn.flow);
+    expect_slot(f, "city", NULL);
+    pal_conversation_free(f->conv);
+    f->conv = pal_conversation_new(f->bot);
+    /* An exact one still does. */
+    expect_reply(f, "paris", "choisissez");
+    assert_string_equal(f->turn.flow, "stores");
+}
+
+/* A number out of the asked range in the message that starts the flow:
+ * the hint that says why, not the question as if nothing was said. */
+static void test_out_of_range_number_at_start(void **state)
+{
+    fixture *f = *state;
+    expect_reply(f, "can I get 6 beers?", "A number from 1 to 4");
+    expect_slot(f, "quantity", NULL);
+    assert_string_equal(f->turn.flow, "order");
+    expect_reply(f, "3", "Which one");
+    pal_conversation_free(f->conv);
+    f->conv = pal_conversation_new(f->bot);
+    /* In range, or an article ("une"): no hint. */
+    expect_reply(f, "je voudrais une bière", "Laquelle");
+    pal_conversation_free(f->conv);
+    f->conv = pal_conversation_new(f->bot);
+    assert_string_equal(say(f, "je veux commander des bières"), "Combien de bières ? (1 à 4)");
+}
+
+/* The flow's own intent again while a question waits is not a wrong
+ * answer: the question again, and no try spent (tries: 2). */
+static void test_repeated_intent_spends_no_try(void **state)
+{
+    fixture *f = *state;
+    expect_reply(f, "on peut commander à boire ?", "Combien");
+    expect_reply(f, "on peut commander à boire ?", "1 à 4");
+    assert_false(f->turn.handoff);
+    expect_reply(f, "hi, can I get a beer?", "1 to 4");
+    assert_false(f->turn.handoff);
+    expect_reply(f, "beaucoup", "Un nombre de 1 à 4");
+    assert_false(f->turn.handoff);
+    assert_string_equal(f->turn.flow, "order");
+    expect_reply(f, "deux", "Laquelle");
 }
 
 /* ---- giving up and handing over ----------------------------------------------------- */
@@ -808,6 +921,48 @@ static void test_lookup_none_one_several(void **state)
     assert_null(f->turn.flow);
 }
 
+/* "Which one?" in the author's words (prompt:, with placeholders); the
+ * hint after a wrong choice stays the engine's. */
+static void test_lookup_choose_prompt(void **state)
+{
+    static const char *const names[] = {"Bastille", "Montmartre", "Opéra"};
+    fixture *f = *state;
+    expect_reply(f, "trouver un magasin", "Dans quelle ville");
+    const char *got = say(f, "paris");
+    assert_string_equal(got, "Quel magasin de paris ?");
+    expect_buttons(f, names, 3);
+    expect_reply(f, "the pink one", "tap a button");
+    expect_reply(f, "bastille", "2 rue de la Roquette.");
+}
+
+/* prompt: belongs to choose:. */
+static void test_lookup_prompt_needs_choose(void **state)
+{
+    static const char yaml[] = "bot: b\n"
+                               "languages: [en]\n"
+                               "contract: {en: \"Stores.\"}\n"
+                               "entities: {city: {choices: {paris: [paris]}}}\n"
+                               "intents: {find: {en: [\"find a store\", \"store address\"]}}\n"
+                               "flows:\n"
+                               "  stores:\n"
+                               "    when: find\n"
+                               "    steps:\n"
+                               "      - ask: city\n"
+                               "        prompt: \"Which city?\"\n"
+                               "      - lookup:\n"
+                               "          query: \"SELECT name FROM stores WHERE city = :city\"\n"
+                               "          as: store\n"
+                               "          prompt: \"Which one?\"\n";
+    fixture *f = *state;
+    char data[128], errbuf[512] = "";
+    pal_bot *bot = NULL;
+    snprintf(data, sizeof(data), "%s/data", f->bots->dir[2]);
+    assert_int_equal(pal_bot__parse(yaml, strlen(yaml), NULL, data, &bot, errbuf, sizeof(errbuf)),
+                     PAL_ERR_PARSE);
+    assert_null(bot);
+    assert_non_null(strstr(errbuf, "choose:"));
+}
+
 static void test_call_failure_says_error(void **state)
 {
     fixture *f = *state;
@@ -939,6 +1094,10 @@ int main(void)
         STADIUM(test_digression_resumes),
         STADIUM(test_cancel_and_help_mid_form),
         STADIUM(test_restart_forgets),
+        STADIUM(test_answer_beats_builtin),
+        STADIUM(test_fuzzy_entity_starts_nothing),
+        STADIUM(test_out_of_range_number_at_start),
+        STADIUM(test_repeated_intent_spends_no_try),
         STADIUM(test_give_up_hands_over),
         cmocka_unit_test_setup_teardown(test_give_up_without_handoff_explains, no_handoff_setup,
                                         fixture_teardown),
@@ -952,6 +1111,9 @@ int main(void)
         STADIUM(test_state_waiting_on_a_choice),
         STADIUM(test_state_refuses_bad_json),
         STADIUM(test_lookup_none_one_several),
+        cmocka_unit_test_setup_teardown(test_lookup_choose_prompt, prompt_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_lookup_prompt_needs_choose, prompt_setup,
+                                        fixture_teardown),
         STADIUM(test_call_failure_says_error),
         STADIUM(test_service_answer_fields),
         STADIUM(test_language_follows_customer),
