@@ -6,6 +6,7 @@
 #include <string.h>
 
 static const pal_command *const commands[] = {
+    &pal_cmd_serve,
     &pal_cmd_chat,
     &pal_cmd_test,
     &pal_cmd_nlu_eval,

@@ -24,6 +24,7 @@ int pal_cli_main(int argc, char **argv);
 /* True when argv[1..] holds --help or -h (commands print their help then). */
 int pal_cli_wants_help(int argc, char **argv);
 
+extern const pal_command pal_cmd_serve;
 extern const pal_command pal_cmd_chat;
 extern const pal_command pal_cmd_test;
 extern const pal_command pal_cmd_nlu_eval;

@@ -33,4 +33,8 @@ void pal_bot_free(pal_bot *bot);
 /* The bot's name (its `bot:` key); owned by the bot. */
 const char *pal_bot_name(const pal_bot *bot);
 
+/* Seconds during which the same look-up from the same customer is not
+ * answered twice (settings: dedup_window; 0: always answered). */
+int pal_bot_dedup_window(const pal_bot *bot);
+
 #endif

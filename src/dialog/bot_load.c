@@ -2364,3 +2364,8 @@ const char *pal_bot_name(const pal_bot *bot)
 {
     return bot->name;
 }
+
+int pal_bot_dedup_window(const pal_bot *bot)
+{
+    return bot->dedup_window;
+}

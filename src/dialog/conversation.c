@@ -92,6 +92,11 @@ const char *pal_conversation_slot(const pal_conversation *conversation, const ch
     return NULL;
 }
 
+pal_lang pal_conversation_lang(const pal_conversation *conversation)
+{
+    return conversation->lang;
+}
+
 bool pal_conversation_handed_over(const pal_conversation *conversation)
 {
     return conversation->handed_over;

@@ -45,6 +45,8 @@ pal_err pal_conversation_from_json(const pal_bot *bot, const char *json, size_t 
 
 /* The value of slot `name`, or NULL when unfilled; owned by the conversation. */
 const char *pal_conversation_slot(const pal_conversation *conversation, const char *name);
+/* The language the conversation is held in. */
+pal_lang pal_conversation_lang(const pal_conversation *conversation);
 /* True once a person has taken over (the bot then stays silent). */
 bool pal_conversation_handed_over(const pal_conversation *conversation);
 /* Sets the language the conversation is held in, e.g. the one a channel or

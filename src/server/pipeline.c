@@ -1,0 +1,1142 @@
+/*
+ * pipeline.c — writer thread, engine workers and their hand-offs.
+ *
+ * A `job` is one customer message on its way: made by pal_pipeline_submit()
+ * (or by recovery), ingested by the writer, processed by the worker that
+ * owns its conversation, recorded by the writer, then freed. The same
+ * allocation travels through the queues, so a message costs a handful of
+ * allocations whatever it goes through.
+ *
+ * Workers keep the conversations they serve in memory (a bounded cache,
+ * least recently used out): the state in memory is always at least as new as
+ * the store's, because a worker only evicts a conversation whose recorded
+ * turns are all committed (`pending` counts the others).
+ */
+#include "server/pipeline.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "channels/api.h"
+#include "dialog/engine.h"
+#include "dialog/http_actions.h"
+#include "guard/consent.h"
+#include "nlu/hash.h"
+#include "server/delivery.h"
+#include "server/queue.h"
+#include "text/analyze.h"
+
+enum {
+    WRITER_BATCH_MAX = 2048,   /* jobs in one transaction */
+    WORKER_CACHE_MAX = 100000, /* conversations kept in memory per worker */
+    RECENT_MAX = 16,           /* look-ups remembered per conversation */
+    TURN_LOOKUPS_MAX = 8,      /* look-ups remembered per turn */
+    HEARTBEAT_MS = 15000,
+    MAX_REPROCESS = 3, /* a turn whose commit failed is processed again this often */
+};
+
+typedef enum job_kind {
+    JOB_INGEST,        /* a new message: store it */
+    JOB_TURN,          /* a processed message: record the turn */
+    JOB_OUTBOX_RESULT, /* a delivery outcome: record it */
+} job_kind;
+
+typedef struct conv_entry conv_entry;
+
+typedef struct job {
+    pal_qitem link;
+    job_kind kind;
+    /* the message */
+    size_t bot_index;
+    pal_inbound in; /* strings point into block */
+    const char *lang;
+    char *block;
+    pal_delivery delivery;
+    pal_progress_fn progress;
+    void *progress_ctx;
+    bool want_processed;
+    bool counted; /* holds one of queue_limit's places */
+    bool recovered;
+    int reprocessed;
+    pal_ingested ing;
+    /* the turn (worker) */
+    conv_entry *entry;
+    pal_turn_record rec;
+    pal_outbound *replies;
+    size_t n_replies;
+    char **strings; /* owned: reply texts, quick replies, intent */
+    size_t n_strings;
+    char *state_json, *meta_json;
+    int64_t *reply_ids;
+    char event_data[160];
+    /* a delivery outcome */
+    pal_delivery_item *item; /* borrowed from the deliverer until recorded */
+    pal_send_result result;
+    int64_t next_attempt_at;
+    bool give_up;
+    pthread_mutex_t *done_mutex; /* outcome jobs: the deliverer waits for the record */
+    pthread_cond_t *done_cond;
+    bool *done;
+} job;
+
+struct conv_entry {
+    int64_t id;
+    size_t bot_index;
+    pal_conversation *conversation;
+    char **opted_out; /* channels the customer opted out of */
+    size_t n_opted_out;
+    uint64_t recent_key[RECENT_MAX];
+    int64_t recent_at[RECENT_MAX];
+    size_t n_recent;
+    atomic_int pending; /* turns handed to the writer, not committed yet */
+    atomic_bool stale;  /* a commit failed: reload from the store */
+    conv_entry *hash_next, *lru_prev, *lru_next;
+};
+
+typedef struct worker {
+    struct pal_pipeline *owner;
+    pthread_t thread;
+    pal_queue inbox;
+    pal_analyzer *analyzer;
+    pal_arena *arena;
+    pal_store_reader *reader;
+    conv_entry **buckets;
+    size_t n_buckets, n_entries;
+    conv_entry *lru_head, *lru_tail; /* head: most recent */
+} worker;
+
+struct pal_watch {
+    uint64_t identity; /* identity_key() of the customer watched */
+    pal_watch_fn fn;
+    void *ctx;
+    pal_watch *prev, *next;
+};
+
+struct pal_pipeline {
+    pal_store *store;
+    const pal_pipeline_bot *bots;
+    size_t n_bots;
+    pal_pipeline_options options;
+    pal_queue writer_inbox;
+    pthread_t writer_thread;
+    worker *workers;
+    int n_workers;
+    pal_deliverer *deliverer;
+    atomic_int in_flight;
+    atomic_bool accepting, ready;
+    /* live watchers: a list, walked after commits that touch conversations */
+    pthread_mutex_t watch_mutex;
+    pal_watch *watches;
+    atomic_int n_watches;
+    int64_t last_heartbeat;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- jobs -------------------------------------------------------------- */
+
+/* Copies the inbound strings into one block owned by the job. */
+static job *job_new(const pal_submission *s, int64_t at)
+{
+    const char *src[] = {s->channel, s->external_user, s->dedup_key, s->channel_message_id,
+                         s->text,    s->address,       s->lang};
+    enum { N = sizeof(src) / sizeof(src[0]) };
+    size_t len[N], total = 0;
+    for (size_t i = 0; i < N; i++) {
+        len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+        total += len[i];
+    }
+    job *j = pal_xcalloc(1, sizeof(*j));
+    char *dst[N];
+    j->block = pal_xmalloc(total ? total : 1);
+    char *p = j->block;
+    for (size_t i = 0; i < N; i++) {
+        dst[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
+        p += len[i];
+    }
+    j->kind = JOB_INGEST;
+    j->bot_index = s->bot_index;
+    j->in.channel = dst[0];
+    j->in.external_user = dst[1];
+    j->in.dedup_key = dst[2];
+    j->in.channel_message_id = dst[3];
+    j->in.text = dst[4];
+    j->in.address = dst[5];
+    j->lang = dst[6];
+    j->in.received_at = at;
+    j->delivery = s->delivery;
+    j->progress = s->progress;
+    j->progress_ctx = s->progress_ctx;
+    j->want_processed = s->want_processed;
+    return j;
+}
+
+static void job_clear_turn(job *j)
+{
+    for (size_t i = 0; i < j->n_strings; i++)
+        free(j->strings[i]);
+    free(j->strings);
+    free(j->replies);
+    free(j->state_json);
+    free(j->meta_json);
+    free(j->reply_ids);
+    j->strings = NULL;
+    j->n_strings = 0;
+    j->replies = NULL;
+    j->n_replies = 0;
+    j->state_json = j->meta_json = NULL;
+    j->reply_ids = NULL;
+    memset(&j->rec, 0, sizeof(j->rec));
+}
+
+static void job_free(job *j)
+{
+    if (!j)
+        return;
+    job_clear_turn(j);
+    free(j->block);
+    free(j);
+}
+
+static char *job_keep(job *j, char *s)
+{
+    j->strings = pal_xrealloc(j->strings, (j->n_strings + 1) * sizeof(*j->strings));
+    j->strings[j->n_strings++] = s;
+    return s;
+}
+
+static void progress(job *j, pal_progress_kind kind)
+{
+    if (!j->progress)
+        return;
+    pal_progress p = {
+        .kind = kind,
+        .message_id = j->ing.message_id,
+        .conversation_id = j->ing.conversation_id,
+        .duplicate = j->ing.duplicate,
+        .replies = j->replies,
+        .n_replies = kind == PAL_PROGRESS_PROCESSED ? j->n_replies : 0,
+    };
+    j->progress(j->progress_ctx, &p);
+}
+
+/* The job is finished: its place in the queue limit is free again. */
+static void job_done(pal_pipeline *p, job *j)
+{
+    if (j->counted)
+        atomic_fetch_sub(&p->in_flight, 1);
+    job_free(j);
+}
+
+/* ---- watchers ---------------------------------------------------------- */
+
+/* Watches and commits meet on this hash of (bot, channel, customer). */
+static uint64_t identity_key(size_t bot_index, const char *channel, const char *external_user)
+{
+    uint64_t h = pal_hash64(0x77617463680aULL + bot_index, channel, strlen(channel) + 1);
+    h = pal_hash64(h, external_user, strlen(external_user));
+    return h ? h : 1; /* 0 is the heartbeat */
+}
+
+pal_err pal_pipeline_watch(pal_pipeline *pipeline, size_t bot_index, const char *channel,
+                           const char *external_user, pal_watch_fn fn, void *ctx, pal_watch **out)
+{
+    pal_watch *w = pal_xcalloc(1, sizeof(*w));
+    w->identity = identity_key(bot_index, channel, external_user);
+    w->fn = fn;
+    w->ctx = ctx;
+    pthread_mutex_lock(&pipeline->watch_mutex);
+    w->next = pipeline->watches;
+    if (w->next)
+        w->next->prev = w;
+    pipeline->watches = w;
+    atomic_fetch_add(&pipeline->n_watches, 1);
+    pthread_mutex_unlock(&pipeline->watch_mutex);
+    *out = w;
+    return PAL_OK;
+}
+
+void pal_pipeline_unwatch(pal_pipeline *pipeline, pal_watch *watch)
+{
+    if (!watch)
+        return;
+    pthread_mutex_lock(&pipeline->watch_mutex);
+    if (watch->prev)
+        watch->prev->next = watch->next;
+    else
+        pipeline->watches = watch->next;
+    if (watch->next)
+        watch->next->prev = watch->prev;
+    atomic_fetch_sub(&pipeline->n_watches, 1);
+    pthread_mutex_unlock(&pipeline->watch_mutex);
+    free(watch);
+}
+
+/* A conversation that changed in a commit, for its watchers. */
+typedef struct touched {
+    uint64_t identity;
+    int64_t conversation_id;
+} touched;
+
+static int cmp_touched(const void *a, const void *b)
+{
+    uint64_t x = ((const touched *)a)->identity, y = ((const touched *)b)->identity;
+    return (x > y) - (x < y);
+}
+
+/* Tells the watchers of the identities in t[0..n); heartbeat: everyone. */
+static void notify_watchers(pal_pipeline *p, touched *t, size_t n, bool heartbeat)
+{
+    if (atomic_load(&p->n_watches) == 0 || (n == 0 && !heartbeat))
+        return;
+    if (n > 1)
+        qsort(t, n, sizeof(*t), cmp_touched);
+    pthread_mutex_lock(&p->watch_mutex);
+    for (pal_watch *w = p->watches; w; w = w->next) {
+        if (heartbeat) {
+            w->fn(w->ctx, 0);
+            continue;
+        }
+        touched key = {.identity = w->identity};
+        const touched *hit = n ? bsearch(&key, t, n, sizeof(*t), cmp_touched) : NULL;
+        if (hit)
+            w->fn(w->ctx, hit->conversation_id);
+    }
+    pthread_mutex_unlock(&p->watch_mutex);
+}
+
+/* ---- writer ------------------------------------------------------------ */
+
+static void dispatch_to_worker(pal_pipeline *p, job *j)
+{
+    worker *w = &p->workers[(uint64_t)j->ing.conversation_id % (uint64_t)p->n_workers];
+    pal_queue_push(&w->inbox, &j->link);
+}
+
+static const char *bot_name(const pal_pipeline *p, size_t bot_index)
+{
+    return pal_bot_name(p->bots[bot_index].bot);
+}
+
+static pal_err write_job(pal_pipeline *p, job *j)
+{
+    switch (j->kind) {
+    case JOB_INGEST:
+        return pal_store_ingest(p->store, &j->in, &j->ing);
+    case JOB_TURN:
+        if (j->n_replies > 0)
+            j->reply_ids = pal_xcalloc(j->n_replies, sizeof(*j->reply_ids));
+        return pal_store_record_turn(p->store, &j->rec, j->reply_ids);
+    case JOB_OUTBOX_RESULT: {
+        const pal_delivery_item *it = j->item;
+        int64_t at = now_ms();
+        pal_err err;
+        if (j->result.outcome == PAL_SEND_OK)
+            err =
+                pal_store_outbox_sent(p->store, it->message_id,
+                                      j->result.platform_id[0] ? j->result.platform_id : NULL, at);
+        else if (j->result.outcome == PAL_SEND_RETRY && !j->give_up)
+            err = pal_store_outbox_retry(p->store, it->message_id, j->next_attempt_at,
+                                         j->result.error);
+        else
+            err = pal_store_outbox_failed(p->store, it->message_id, j->result.error, at);
+        /* already recorded (a second copy after recovery): nothing to do */
+        return err == PAL_ERR_NOT_FOUND ? PAL_OK : err;
+    }
+    }
+    return PAL_ERR_INTERNAL;
+}
+
+/* After a commit: acknowledge, hand on, deliver, notify. */
+static void touch(const pal_pipeline *p, const job *j, touched *t, size_t *n)
+{
+    if (atomic_load(&p->n_watches) == 0)
+        return;
+    t[*n].identity = identity_key(j->bot_index, j->in.channel, j->in.external_user);
+    t[*n].conversation_id = j->ing.conversation_id;
+    (*n)++;
+}
+
+static void after_commit(pal_pipeline *p, job *j, touched *t, size_t *n_touched)
+{
+    switch (j->kind) {
+    case JOB_INGEST:
+        progress(j, PAL_PROGRESS_STORED);
+        if (j->ing.duplicate) {
+            job_done(p, j);
+            return;
+        }
+        touch(p, j, t, n_touched);
+        dispatch_to_worker(p, j);
+        return;
+    case JOB_TURN:
+        atomic_fetch_sub(&j->entry->pending, 1);
+        if (j->n_replies > 0)
+            touch(p, j, t, n_touched);
+        if (j->rec.delivery == PAL_DELIVERY_OUTBOX) {
+            for (size_t i = 0; i < j->n_replies; i++) {
+                char key[48];
+                snprintf(key, sizeof(key), "palabre-%lld", (long long)j->reply_ids[i]);
+                pal_deliverer_enqueue(
+                    p->deliverer,
+                    pal_delivery_item_new(j->reply_ids[i], j->ing.conversation_id, j->bot_index,
+                                          j->in.channel, j->in.external_user, j->in.address,
+                                          j->replies[i].text, j->replies[i].quick_replies_json, key,
+                                          0, 0));
+            }
+        }
+        if (j->want_processed)
+            progress(j, PAL_PROGRESS_PROCESSED);
+        job_done(p, j);
+        return;
+    case JOB_OUTBOX_RESULT:
+        pthread_mutex_lock(j->done_mutex);
+        *j->done = true;
+        pthread_cond_broadcast(j->done_cond);
+        pthread_mutex_unlock(j->done_mutex);
+        free(j);
+        return;
+    }
+}
+
+/* The transaction failed: nothing of it happened. */
+static void after_rollback(pal_pipeline *p, job *j)
+{
+    switch (j->kind) {
+    case JOB_INGEST:
+        progress(j, PAL_PROGRESS_FAILED);
+        job_done(p, j);
+        return;
+    case JOB_TURN:
+        /* the worker's memory is ahead of the store now: make it reload,
+         * and process the message again from the stored state */
+        atomic_store(&j->entry->stale, true);
+        atomic_fetch_sub(&j->entry->pending, 1);
+        job_clear_turn(j);
+        if (++j->reprocessed > MAX_REPROCESS) {
+            pal_log(PAL_LOG_ERR, "pipeline",
+                    "message=%lld conversation=%lld not recorded; left for the next start",
+                    (long long)j->ing.message_id, (long long)j->ing.conversation_id);
+            if (j->want_processed)
+                progress(j, PAL_PROGRESS_FAILED);
+            job_done(p, j);
+            return;
+        }
+        j->kind = JOB_INGEST;
+        dispatch_to_worker(p, j);
+        return;
+    case JOB_OUTBOX_RESULT:
+        /* not recorded: the reply stays pending and is sent again later */
+        after_commit(p, j, NULL, NULL);
+        return;
+    }
+}
+
+static void write_batch(pal_pipeline *p, pal_qitem *first)
+{
+    size_t n = 0, n_touched = 0;
+    for (pal_qitem *it = first; it; it = it->next)
+        n++;
+    touched *t = pal_xcalloc(n + 1, sizeof(*t));
+    pal_err err = pal_store_begin(p->store);
+    for (pal_qitem *it = first; it && !err; it = it->next)
+        err = write_job(p, (job *)it);
+    if (!err)
+        err = pal_store_commit(p->store);
+    if (err)
+        pal_store_rollback(p->store);
+    pal_qitem *it = first;
+    while (it) {
+        pal_qitem *next = it->next;
+        if (err)
+            after_rollback(p, (job *)it);
+        else
+            after_commit(p, (job *)it, t, &n_touched);
+        it = next;
+    }
+    if (err)
+        pal_log(PAL_LOG_ERR, "pipeline", "a batch of %zu could not be stored: %s", n,
+                pal_err_str(err));
+    notify_watchers(p, t, n_touched, false);
+    free(t);
+}
+
+static void *writer_main(void *arg)
+{
+    pal_pipeline *p = arg;
+    for (;;) {
+        bool closed = false;
+        pal_qitem *batch = pal_queue_pop(&p->writer_inbox, WRITER_BATCH_MAX, 1000, &closed);
+        if (batch)
+            write_batch(p, batch);
+        int64_t now = now_ms();
+        if (now - p->last_heartbeat >= HEARTBEAT_MS) {
+            p->last_heartbeat = now;
+            notify_watchers(p, NULL, 0, true);
+        }
+        if (closed)
+            break;
+    }
+    return NULL;
+}
+
+/* ---- engine workers ---------------------------------------------------- */
+
+static void entry_free(conv_entry *e)
+{
+    pal_conversation_free(e->conversation);
+    for (size_t i = 0; i < e->n_opted_out; i++)
+        free(e->opted_out[i]);
+    free(e->opted_out);
+    free(e);
+}
+
+static size_t bucket_of(const worker *w, int64_t id)
+{
+    return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ULL) >> 20) & (w->n_buckets - 1);
+}
+
+static void lru_unlink(worker *w, conv_entry *e)
+{
+    if (e->lru_prev)
+        e->lru_prev->lru_next = e->lru_next;
+    else
+        w->lru_head = e->lru_next;
+    if (e->lru_next)
+        e->lru_next->lru_prev = e->lru_prev;
+    else
+        w->lru_tail = e->lru_prev;
+    e->lru_prev = e->lru_next = NULL;
+}
+
+static void lru_front(worker *w, conv_entry *e)
+{
+    e->lru_next = w->lru_head;
+    e->lru_prev = NULL;
+    if (w->lru_head)
+        w->lru_head->lru_prev = e;
+    w->lru_head = e;
+    if (!w->lru_tail)
+        w->lru_tail = e;
+}
+
+static void cache_remove(worker *w, conv_entry *e)
+{
+    conv_entry **pp = &w->buckets[bucket_of(w, e->id)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->hash_next;
+    if (*pp)
+        *pp = e->hash_next;
+    lru_unlink(w, e);
+    w->n_entries--;
+    entry_free(e);
+}
+
+static void cache_grow(worker *w)
+{
+    size_t old_n = w->n_buckets;
+    conv_entry **old = w->buckets;
+    w->n_buckets = old_n ? old_n * 2 : 1024;
+    w->buckets = pal_xcalloc(w->n_buckets, sizeof(*w->buckets));
+    for (size_t i = 0; i < old_n; i++) {
+        conv_entry *e = old[i];
+        while (e) {
+            conv_entry *next = e->hash_next;
+            size_t b = bucket_of(w, e->id);
+            e->hash_next = w->buckets[b];
+            w->buckets[b] = e;
+            e = next;
+        }
+    }
+    free(old);
+}
+
+/* Evicts least recently used conversations with nothing pending. */
+static void cache_trim(worker *w)
+{
+    conv_entry *e = w->lru_tail;
+    while (w->n_entries > WORKER_CACHE_MAX && e) {
+        conv_entry *prev = e->lru_prev;
+        if (atomic_load(&e->pending) == 0)
+            cache_remove(w, e);
+        e = prev;
+    }
+}
+
+static void meta_parse(conv_entry *e, const char *json)
+{
+    json_error_t jerr;
+    json_t *root = json ? json_loads(json, 0, &jerr) : NULL;
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return;
+    }
+    json_t *v;
+    size_t i;
+    json_array_foreach(json_object_get(root, "opted_out"), i, v)
+    {
+        if (json_is_string(v) && e->n_opted_out < 16) {
+            e->opted_out = pal_xrealloc(e->opted_out, (e->n_opted_out + 1) * sizeof(char *));
+            e->opted_out[e->n_opted_out++] = pal_xstrdup(json_string_value(v));
+        }
+    }
+    json_array_foreach(json_object_get(root, "recent"), i, v)
+    {
+        json_t *k = json_array_get(v, 0), *at = json_array_get(v, 1);
+        if (json_is_string(k) && json_is_integer(at) && e->n_recent < RECENT_MAX) {
+            e->recent_key[e->n_recent] = strtoull(json_string_value(k), NULL, 16);
+            e->recent_at[e->n_recent++] = json_integer_value(at);
+        }
+    }
+    json_decref(root);
+}
+
+static char *meta_json(const conv_entry *e)
+{
+    json_t *root = json_object();
+    json_t *opted = json_array();
+    json_t *recent = json_array();
+    for (size_t i = 0; i < e->n_opted_out; i++)
+        json_array_append_new(opted, json_string(e->opted_out[i]));
+    for (size_t i = 0; i < e->n_recent; i++) {
+        char key[24];
+        snprintf(key, sizeof(key), "%016llx", (unsigned long long)e->recent_key[i]);
+        json_array_append_new(recent, json_pack("[sI]", key, (json_int_t)e->recent_at[i]));
+    }
+    json_object_set_new(root, "opted_out", opted);
+    json_object_set_new(root, "recent", recent);
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return text;
+}
+
+/* The conversation of job j, from memory or from the store. NULL when it
+ * cannot be loaded (logged). */
+static conv_entry *conversation_for(worker *w, const job *j)
+{
+    pal_pipeline *p = w->owner;
+    int64_t id = j->ing.conversation_id;
+    if (w->n_buckets == 0)
+        cache_grow(w);
+    for (conv_entry *e = w->buckets[bucket_of(w, id)]; e; e = e->hash_next) {
+        if (e->id != id)
+            continue;
+        if (atomic_load(&e->stale) && atomic_load(&e->pending) == 0) {
+            cache_remove(w, e);
+            break;
+        }
+        lru_unlink(w, e);
+        lru_front(w, e);
+        return e;
+    }
+    const pal_bot *bot = p->bots[j->bot_index].bot;
+    conv_entry *e = pal_xcalloc(1, sizeof(*e));
+    e->id = id;
+    e->bot_index = j->bot_index;
+    atomic_init(&e->pending, 0);
+    atomic_init(&e->stale, false);
+    pal_conversation_row row;
+    memset(&row, 0, sizeof(row));
+    pal_err err = pal_store_load_conversation(w->reader, id, &row);
+    if (err) {
+        pal_log(PAL_LOG_ERR, "pipeline", "conversation=%lld cannot be loaded: %s", (long long)id,
+                pal_err_str(err));
+        free(e);
+        return NULL;
+    }
+    if (row.state_json && pal_conversation_from_json(bot, row.state_json, strlen(row.state_json),
+                                                     &e->conversation) != PAL_OK) {
+        /* the bot changed under the conversation: it restarts cleanly */
+        pal_log(PAL_LOG_WARN, "pipeline", "conversation=%lld: saved state no longer fits the bot",
+                (long long)id);
+        e->conversation = NULL;
+    }
+    if (!e->conversation) {
+        e->conversation = pal_conversation_new(bot);
+        pal_lang lang;
+        if (j->lang && pal_lang_parse(j->lang, &lang))
+            (void)pal_conversation_set_lang(e->conversation, lang);
+    }
+    meta_parse(e, row.meta_json);
+    pal_conversation_row_clear(&row);
+    if ((w->n_entries + 1) > w->n_buckets)
+        cache_grow(w);
+    size_t b = bucket_of(w, id);
+    e->hash_next = w->buckets[b];
+    w->buckets[b] = e;
+    lru_front(w, e);
+    w->n_entries++;
+    cache_trim(w);
+    return e;
+}
+
+static bool opted_out(const conv_entry *e, const char *channel, size_t *index)
+{
+    for (size_t i = 0; i < e->n_opted_out; i++) {
+        if (strcmp(e->opted_out[i], channel) == 0) {
+            if (index)
+                *index = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Look-ups of one turn, for repeat suppression. */
+typedef struct turn_lookups {
+    uint64_t keys[TURN_LOOKUPS_MAX];
+    size_t n;
+    bool overflow;
+} turn_lookups;
+
+static pal_err lookup_action(void *ctx, pal_botdata_query *query, const char *const *names,
+                             const char *const *values, size_t n_params, size_t max_rows,
+                             pal_arena *arena, pal_botdata_rows *out)
+{
+    turn_lookups *seen = ctx;
+    /* The same request is the same parameters with the same values: a
+     * customer sending "#MonRésultat 75011" twice asks the same thing. */
+    uint64_t h = 0x70616c6162726521ULL;
+    for (size_t i = 0; i < n_params; i++) {
+        h = pal_hash64(h, names[i], strlen(names[i]) + 1);
+        h = values[i] ? pal_hash64(h, values[i], strlen(values[i]) + 1) : pal_hash64(h, "", 1);
+    }
+    if (seen->n < TURN_LOOKUPS_MAX)
+        seen->keys[seen->n++] = h;
+    else
+        seen->overflow = true;
+    return pal_botdata_run(query, names, values, n_params, max_rows, arena, out);
+}
+
+/* True when every look-up of the turn was answered within the window; the
+ * turn's look-ups are remembered either way. */
+static bool repeated_lookups(conv_entry *e, const turn_lookups *seen, int64_t now, int window_s)
+{
+    bool all_recent = seen->n > 0 && !seen->overflow && window_s > 0;
+    for (size_t k = 0; k < seen->n; k++) {
+        bool found = false;
+        for (size_t i = 0; i < e->n_recent; i++) {
+            if (e->recent_key[i] == seen->keys[k] &&
+                now - e->recent_at[i] < (int64_t)window_s * 1000) {
+                found = true;
+                break;
+            }
+        }
+        all_recent = all_recent && found;
+    }
+    if (all_recent)
+        return true; /* not refreshed: the window counts from the answer given */
+    for (size_t k = 0; k < seen->n; k++) {
+        size_t slot = e->n_recent;
+        for (size_t i = 0; i < e->n_recent; i++)
+            if (e->recent_key[i] == seen->keys[k] ||
+                now - e->recent_at[i] >= (int64_t)window_s * 1000)
+                slot = i;
+        if (slot == e->n_recent) {
+            if (e->n_recent < RECENT_MAX) {
+                e->n_recent++;
+            } else {
+                slot = 0; /* the oldest */
+                for (size_t i = 1; i < e->n_recent; i++)
+                    if (e->recent_at[i] < e->recent_at[slot])
+                        slot = i;
+            }
+        }
+        e->recent_key[slot] = seen->keys[k];
+        e->recent_at[slot] = now;
+    }
+    return false;
+}
+
+static char *quick_replies_json(const pal_reply *r)
+{
+    if (r->n_buttons == 0)
+        return NULL;
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->n_buttons; i++)
+        json_array_append_new(a, json_string(r->buttons[i]));
+    char *text = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return text;
+}
+
+static void add_reply(job *j, const char *text, char *quick_replies)
+{
+    j->replies = pal_xrealloc(j->replies, (j->n_replies + 1) * sizeof(*j->replies));
+    j->replies[j->n_replies].text = job_keep(j, pal_xstrdup(text));
+    j->replies[j->n_replies].quick_replies_json = quick_replies ? job_keep(j, quick_replies) : NULL;
+    j->n_replies++;
+}
+
+/* Consent keywords before the bot: STOP gets its confirmation and nothing
+ * more until START. True when the message was handled here. */
+static bool handle_consent(worker *w, job *j, conv_entry *e, bool *meta_changed)
+{
+    pal_consent_word word = pal_consent_classify(j->in.channel, j->in.text, strlen(j->in.text));
+    size_t index;
+    bool out = opted_out(e, j->in.channel, &index);
+    const char *lang = pal_lang_code(pal_conversation_lang(e->conversation));
+    (void)w;
+    if (word == PAL_CONSENT_STOP && !out) {
+        e->opted_out = pal_xrealloc(e->opted_out, (e->n_opted_out + 1) * sizeof(char *));
+        e->opted_out[e->n_opted_out++] = pal_xstrdup(j->in.channel);
+        add_reply(j, pal_consent_reply(PAL_CONSENT_STOP, lang), NULL);
+        j->rec.consent = 1;
+        j->rec.event_kind = "opt_out";
+        *meta_changed = true;
+        return true;
+    }
+    if (word == PAL_CONSENT_START && out) {
+        free(e->opted_out[index]);
+        e->opted_out[index] = e->opted_out[--e->n_opted_out];
+        add_reply(j, pal_consent_reply(PAL_CONSENT_START, lang), NULL);
+        j->rec.consent = 0;
+        j->rec.event_kind = "opt_in";
+        *meta_changed = true;
+        return true;
+    }
+    if (out) {
+        j->rec.inbound_status = "ignored"; /* stored, never answered */
+        return true;
+    }
+    return false;
+}
+
+/* Runs the engine on j and fills j's turn record. */
+static void process(worker *w, job *j)
+{
+    pal_pipeline *p = w->owner;
+    const pal_bot *bot = p->bots[j->bot_index].bot;
+    int64_t now = now_ms();
+    conv_entry *e = conversation_for(w, j);
+    if (!e) {
+        /* the message stays "received": processed at the next start */
+        if (j->want_processed)
+            progress(j, PAL_PROGRESS_FAILED);
+        job_done(p, j);
+        return;
+    }
+    bool meta_changed = false, state_changed = false;
+    j->entry = e;
+    j->rec.consent = -1;
+    j->rec.inbound_status = "processed";
+    if (!handle_consent(w, j, e, &meta_changed)) {
+        turn_lookups seen = {.n = 0};
+        pal_engine_actions actions = {.ctx = &seen, .lookup = lookup_action, .call = pal_http_call};
+        pal_turn turn;
+        pal_arena_reset(w->arena);
+        pal_err err = pal_engine_step(bot, w->analyzer, e->conversation, j->in.text,
+                                      strlen(j->in.text), &actions, w->arena, &turn);
+        if (err) {
+            /* the text layer refused it (channels check first; kept for safety) */
+            j->rec.inbound_status = "ignored";
+        } else {
+            state_changed = true;
+            if (turn.intent) {
+                j->rec.intent = job_keep(j, pal_xstrdup(turn.intent));
+                j->rec.confidence = turn.confidence;
+            }
+            if (repeated_lookups(e, &seen, now, pal_bot_dedup_window(bot))) {
+                j->rec.event_kind = "repeat_suppressed";
+                j->rec.inbound_status = "ignored";
+            } else {
+                for (size_t i = 0; i < turn.n_replies; i++)
+                    add_reply(j, turn.replies[i].text, quick_replies_json(&turn.replies[i]));
+            }
+            meta_changed = meta_changed || seen.n > 0;
+            if (turn.handoff) {
+                j->rec.event_kind = "handoff";
+                snprintf(j->event_data, sizeof(j->event_data), "{\"reason\":\"%s\"}",
+                         turn.handoff_reason ? turn.handoff_reason : "");
+                j->rec.event_data_json = j->event_data;
+            }
+        }
+    }
+    if (state_changed) {
+        j->state_json = pal_conversation_to_json(e->conversation);
+        j->rec.state_json = j->state_json;
+        j->rec.mode = pal_conversation_handed_over(e->conversation) ? "person" : "bot";
+        j->rec.lang = pal_lang_code(pal_conversation_lang(e->conversation));
+    }
+    if (meta_changed) {
+        j->meta_json = meta_json(e);
+        j->rec.meta_json = j->meta_json;
+    }
+    j->rec.conversation_id = j->ing.conversation_id;
+    j->rec.message_id = j->ing.message_id;
+    j->rec.channel = j->in.channel;
+    j->rec.address = j->in.address;
+    j->rec.delivery = j->delivery;
+    j->rec.replies = j->replies;
+    j->rec.n_replies = j->n_replies;
+    j->rec.identity_id = j->ing.identity_id;
+    j->rec.at = now;
+    j->kind = JOB_TURN;
+    atomic_fetch_add(&e->pending, 1);
+    pal_queue_push(&p->writer_inbox, &j->link);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    for (;;) {
+        bool closed = false;
+        pal_qitem *got = pal_queue_pop(&w->inbox, 64, -1, &closed);
+        if (!got && closed)
+            break;
+        while (got) {
+            pal_qitem *next = got->next;
+            process(w, (job *)got);
+            got = next;
+        }
+    }
+    return NULL;
+}
+
+/* ---- delivery host ----------------------------------------------------- */
+
+static bool host_sender(void *ctx, size_t bot_index, const char *channel, pal_send_fn *fn,
+                        void **fn_ctx)
+{
+    pal_pipeline *p = ctx;
+    if (strcmp(channel, "api") == 0 && p->bots[bot_index].api_callback_url) {
+        *fn = pal_api_send_callback;
+        *fn_ctx = (void *)p->bots[bot_index].api_callback_url;
+        return true;
+    }
+    return false;
+}
+
+/* Hands the outcome to the writer and waits until it is recorded, so that
+ * a reply is never sent twice by this process (the next try of an item
+ * happens after its retry is on record). */
+static void host_outcome(void *ctx, const pal_delivery_item *item, const pal_send_result *result,
+                         int64_t next_attempt_at, bool give_up)
+{
+    pal_pipeline *p = ctx;
+    pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+    bool done = false;
+    job *j = pal_xcalloc(1, sizeof(*j));
+    j->kind = JOB_OUTBOX_RESULT;
+    j->item = (pal_delivery_item *)item;
+    j->result = *result;
+    j->next_attempt_at = next_attempt_at;
+    j->give_up = give_up;
+    j->done_mutex = &mutex;
+    j->done_cond = &cond;
+    j->done = &done;
+    pal_queue_push(&p->writer_inbox, &j->link);
+    pthread_mutex_lock(&mutex);
+    while (!done)
+        pthread_cond_wait(&cond, &mutex);
+    pthread_mutex_unlock(&mutex);
+    pthread_cond_destroy(&cond);
+    pthread_mutex_destroy(&mutex);
+}
+
+/* ---- recovery ---------------------------------------------------------- */
+
+static pal_delivery recovered_delivery(const pal_pipeline *p, size_t bot_index, const char *channel)
+{
+    if (strcmp(channel, "webchat") == 0)
+        return PAL_DELIVERY_RETURNED;
+    if (strcmp(channel, "api") == 0)
+        return p->bots[bot_index].api_callback_url ? PAL_DELIVERY_OUTBOX : PAL_DELIVERY_RETURNED;
+    return PAL_DELIVERY_OUTBOX;
+}
+
+static bool find_bot(const pal_pipeline *p, const char *name, size_t *index)
+{
+    for (size_t i = 0; i < p->n_bots; i++) {
+        if (strcmp(bot_name(p, i), name) == 0) {
+            *index = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool recover_inbound(void *ctx, const pal_pending_inbound *m)
+{
+    pal_pipeline *p = ctx;
+    size_t bot_index;
+    if (!find_bot(p, m->bot, &bot_index)) {
+        pal_log(PAL_LOG_WARN, "pipeline", "message=%lld for bot %s not loaded: left pending",
+                (long long)m->message_id, m->bot);
+        return true;
+    }
+    pal_submission s = {
+        .bot_index = bot_index,
+        .channel = m->channel,
+        .external_user = m->external_user,
+        .text = m->text,
+        .address = m->address,
+        .delivery = recovered_delivery(p, bot_index, m->channel),
+    };
+    job *j = job_new(&s, m->received_at);
+    j->in.bot = bot_name(p, bot_index);
+    j->recovered = true;
+    j->ing.message_id = m->message_id;
+    j->ing.conversation_id = m->conversation_id;
+    j->ing.customer_id = m->customer_id;
+    j->ing.identity_id = m->identity_id;
+    dispatch_to_worker(p, j);
+    return true;
+}
+
+static bool recover_outbox(void *ctx, const pal_outbox_item *o)
+{
+    pal_pipeline *p = ctx;
+    size_t bot_index;
+    if (!find_bot(p, o->bot, &bot_index))
+        return true;
+    pal_deliverer_enqueue(p->deliverer,
+                          pal_delivery_item_new(o->message_id, o->conversation_id, bot_index,
+                                                o->channel, o->external_user, o->address, o->text,
+                                                o->quick_replies_json, o->idempotency_key,
+                                                o->attempts, o->next_attempt_at));
+    return true;
+}
+
+/* ---- start and stop ---------------------------------------------------- */
+
+pal_err pal_pipeline_start(pal_store *store, const pal_pipeline_bot *bots, size_t n_bots,
+                           const pal_pipeline_options *options, pal_pipeline **out)
+{
+    pal_pipeline *p = pal_xcalloc(1, sizeof(*p));
+    pal_err err = PAL_OK;
+    *out = NULL;
+    p->store = store;
+    p->bots = bots;
+    p->n_bots = n_bots;
+    p->options = *options;
+    p->n_workers = options->engine_threads > 0 ? options->engine_threads : 1;
+    p->last_heartbeat = now_ms();
+    atomic_init(&p->in_flight, 0);
+    atomic_init(&p->accepting, false);
+    atomic_init(&p->ready, false);
+    atomic_init(&p->n_watches, 0);
+    pthread_mutex_init(&p->watch_mutex, NULL);
+    pal_queue_init(&p->writer_inbox);
+    p->workers = pal_xcalloc((size_t)p->n_workers, sizeof(*p->workers));
+    for (int i = 0; i < p->n_workers; i++) {
+        worker *w = &p->workers[i];
+        w->owner = p;
+        pal_queue_init(&w->inbox);
+        w->arena = pal_arena_new();
+        if ((err = pal_analyzer_new(&w->analyzer)) != PAL_OK ||
+            (err = pal_store_reader_open(store, &w->reader)) != PAL_OK) {
+            pal_log(PAL_LOG_ERR, "pipeline", "cannot set up an engine worker: %s",
+                    pal_err_str(err));
+            abort(); /* at start, before any request: nothing to lose */
+        }
+    }
+    pal_delivery_host host = {.ctx = p, .sender = host_sender, .outcome = host_outcome};
+    err = pal_deliverer_start(options->delivery_threads, options->retry_base_ms,
+                              options->retry_max_ms, options->max_attempts, &host, &p->deliverer);
+    if (err)
+        abort();
+    if (pthread_create(&p->writer_thread, NULL, writer_main, p) != 0)
+        abort();
+    for (int i = 0; i < p->n_workers; i++)
+        if (pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]) != 0)
+            abort();
+    /* Recovery: the writer is idle until requests come, so reading through
+     * it here is safe; the work found goes to the workers like new work. */
+    err = pal_store_pending_inbound(store, recover_inbound, p);
+    if (!err)
+        err = pal_store_outbox_pending(store, recover_outbox, p);
+    if (err) {
+        pal_log(PAL_LOG_ERR, "pipeline", "recovery failed: %s", pal_err_str(err));
+        pal_pipeline_stop(p, now_ms());
+        return err;
+    }
+    atomic_store(&p->accepting, true);
+    atomic_store(&p->ready, true);
+    *out = p;
+    return PAL_OK;
+}
+
+bool pal_pipeline_ready(const pal_pipeline *pipeline)
+{
+    return atomic_load(&pipeline->ready);
+}
+
+pal_err pal_pipeline_submit(pal_pipeline *pipeline, const pal_submission *submission)
+{
+    if (!atomic_load(&pipeline->accepting))
+        return PAL_ERR_STATE;
+    if (atomic_fetch_add(&pipeline->in_flight, 1) >= pipeline->options.queue_limit) {
+        atomic_fetch_sub(&pipeline->in_flight, 1);
+        return PAL_ERR_LIMIT;
+    }
+    job *j = job_new(submission, now_ms());
+    j->in.bot = bot_name(pipeline, submission->bot_index);
+    j->counted = true;
+    pal_queue_push(&pipeline->writer_inbox, &j->link);
+    return PAL_OK;
+}
+
+void pal_pipeline_stop(pal_pipeline *pipeline, int64_t deadline_ms)
+{
+    if (!pipeline)
+        return;
+    pal_pipeline *p = pipeline;
+    atomic_store(&p->accepting, false);
+    atomic_store(&p->ready, false);
+    /* let accepted messages be processed and recorded */
+    while (atomic_load(&p->in_flight) > 0 && now_ms() < deadline_ms) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    /* give due deliveries their chance, then stop the senders */
+    while (now_ms() < deadline_ms && pal_queue_length(&p->writer_inbox) > 0) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    pal_deliverer_stop(p->deliverer);
+    for (int i = 0; i < p->n_workers; i++)
+        pal_queue_close(&p->workers[i].inbox);
+    for (int i = 0; i < p->n_workers; i++)
+        pthread_join(p->workers[i].thread, NULL);
+    pal_queue_close(&p->writer_inbox);
+    pthread_join(p->writer_thread, NULL);
+    for (int i = 0; i < p->n_workers; i++) {
+        worker *w = &p->workers[i];
+        /* messages still queued (deadline passed) stay "received" in the
+         * store and are processed at the next start; their waiters are told */
+        pal_qitem *left = pal_queue_pop(&w->inbox, SIZE_MAX, 0, NULL);
+        while (left) {
+            pal_qitem *next = left->next;
+            job *j = (job *)left;
+            if (j->want_processed)
+                progress(j, PAL_PROGRESS_FAILED);
+            job_done(p, j);
+            left = next;
+        }
+        while (w->lru_head)
+            cache_remove(w, w->lru_head);
+        free(w->buckets);
+        pal_analyzer_free(w->analyzer);
+        pal_arena_free(w->arena);
+        pal_store_reader_close(w->reader);
+        pal_queue_destroy(&w->inbox);
+    }
+    free(p->workers);
+    pal_queue_destroy(&p->writer_inbox);
+    pthread_mutex_destroy(&p->watch_mutex);
+    while (p->watches)
+        pal_pipeline_unwatch(p, p->watches);
+    free(p);
+}

@@ -1,0 +1,324 @@
+/*
+ * routes_api.c — the `api` channel: REST for brands' own applications.
+ *
+ *   POST /api/v1/bots/{bot}/messages[?wait=false]
+ *        {"customer": "...", "text": "...", "id": "...", "lang": "fr"}
+ *        200 {"message_id", "conversation_id", "replies": [{"text", "quick_replies"}]}
+ *        202 {"message_id", "conversation_id", "status": "accepted"} with wait=false
+ *   GET  /api/v1/conversations/{id}
+ *   GET  /api/v1/conversations?bot=&customer=&channel=&mode=&before=&limit=
+ *   GET  /api/v1/openapi.json (the description of all this, from web/)
+ *
+ * Every route but openapi.json needs `Authorization: Bearer <api_token>`.
+ * A message's "id" makes retries safe: the same (customer, id) is stored
+ * and answered once, and a retry gets the replies given the first time.
+ */
+#include <microhttpd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "server/http.h"
+
+enum {
+    CUSTOMER_MAX = 256,
+    CLIENT_ID_MAX = 128,
+    CONVERSATION_MESSAGES_MAX = 1000,
+};
+
+static const char prefix[] = "/api/v1/";
+
+static bool authorized(pal_request *req)
+{
+    const char *auth = pal_http_header(req, "Authorization");
+    const char *token = req->server->api_token;
+    static const char bearer[] = "Bearer ";
+    if (!auth || !token || strncmp(auth, bearer, sizeof(bearer) - 1) != 0)
+        return false;
+    auth += sizeof(bearer) - 1;
+    size_t n = strlen(auth);
+    return n == strlen(token) && sodium_memcmp(auth, token, n) == 0;
+}
+
+/* Plain text fit for an id: no control characters. */
+static bool plain_id(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static json_t *replies_json(const pal_outbound *replies, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *quick = replies[i].quick_replies_json
+                            ? json_loads(replies[i].quick_replies_json, 0, NULL)
+                            : NULL;
+        json_array_append_new(a, json_pack("{ssso}", "text", replies[i].text, "quick_replies",
+                                           json_is_array(quick) ? quick : json_array()));
+        if (quick && !json_is_array(quick))
+            json_decref(quick);
+    }
+    return a;
+}
+
+/* The replies stored for an earlier copy of a message, as the API gives them. */
+static json_t *stored_replies(pal_server *server, int64_t message_id, bool *processed)
+{
+    pal_store_reader *reader = pal_http_reader_acquire(server);
+    json_t *messages = NULL, *out = json_array();
+    *processed = false;
+    if (pal_store_replies_to(reader, message_id, &messages, processed) == PAL_OK) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(messages, i, m)
+        {
+            json_t *quick = json_object_get(m, "quick_replies");
+            json_array_append_new(out, json_pack("{sOsO}", "text", json_object_get(m, "text"),
+                                                 "quick_replies", quick ? quick : json_array()));
+        }
+        json_decref(messages);
+    }
+    pal_http_reader_release(server, reader);
+    return out;
+}
+
+typedef struct api_post {
+    pal_server *server;
+    pal_request *req;
+    bool wait;
+} api_post;
+
+/* Pipeline progress, on the writer thread. */
+static void api_progress(void *ctx, const pal_progress *p)
+{
+    api_post *post = ctx;
+    json_t *body;
+    switch (p->kind) {
+    case PAL_PROGRESS_STORED:
+        if (p->duplicate) {
+            bool processed;
+            json_t *replies = stored_replies(post->server, p->message_id, &processed);
+            body =
+                json_pack("{sIsIsbso}", "message_id", (json_int_t)p->message_id, "conversation_id",
+                          (json_int_t)p->conversation_id, "duplicate", 1, "replies", replies);
+            if (!processed)
+                json_object_set_new(body, "status", json_string("processing"));
+            pal_http_complete(post->req, processed ? 200 : 202, pal_http_json_response(body));
+        } else if (!post->wait) {
+            body = json_pack("{sIsIss}", "message_id", (json_int_t)p->message_id, "conversation_id",
+                             (json_int_t)p->conversation_id, "status", "accepted");
+            pal_http_complete(post->req, 202, pal_http_json_response(body));
+        }
+        return;
+    case PAL_PROGRESS_PROCESSED:
+        body = json_pack("{sIsIso}", "message_id", (json_int_t)p->message_id, "conversation_id",
+                         (json_int_t)p->conversation_id, "replies",
+                         replies_json(p->replies, p->n_replies));
+        pal_http_complete(post->req, 200, pal_http_json_response(body));
+        return;
+    case PAL_PROGRESS_FAILED:
+        pal_http_complete(
+            post->req, 503,
+            pal_http_error_response("store_unavailable", "the message could not be stored", 5));
+        return;
+    }
+}
+
+static bool post_message(pal_request *req, const char *bot)
+{
+    pal_server *server = req->server;
+    size_t bot_index;
+    if (!pal_http_find_bot(server, bot, &bot_index))
+        return pal_http_respond_error(req, 404, "unknown_bot", "no such bot", 0);
+    if (!pal_http_is_json(req))
+        return pal_http_respond_error(req, 415, "unsupported_media_type",
+                                      "Content-Type must be application/json", 0);
+    json_t *root = pal_http_body_object(req);
+    if (!root)
+        return true;
+    const char *customer = json_string_value(json_object_get(root, "customer"));
+    const char *text = json_string_value(json_object_get(root, "text"));
+    json_t *id_value = json_object_get(root, "id");
+    json_t *lang_value = json_object_get(root, "lang");
+    const char *id = json_string_value(id_value);
+    const char *lang = json_string_value(lang_value);
+    bool ok = false;
+    if (!customer || !plain_id(customer, CUSTOMER_MAX)) {
+        pal_http_respond_error(req, 400, "invalid_customer",
+                               "customer must be a string of 1 to 256 bytes", 0);
+    } else if (!text || text[0] == '\0') {
+        pal_http_respond_error(req, 400, "invalid_text", "text must be a non-empty string", 0);
+    } else if (strlen(text) > (size_t)server->config->max_message_bytes ||
+               strlen(text) != json_string_length(json_object_get(root, "text"))) {
+        pal_http_respond_error(req, 413, "text_too_long", "text is too long", 0);
+    } else if (id_value && (!id || !plain_id(id, CLIENT_ID_MAX))) {
+        pal_http_respond_error(req, 400, "invalid_id", "id must be a string of 1 to 128 bytes", 0);
+    } else if (lang_value && (!lang || (strcmp(lang, "fr") != 0 && strcmp(lang, "en") != 0))) {
+        pal_http_respond_error(req, 400, "invalid_lang", "lang must be \"fr\" or \"en\"", 0);
+    } else {
+        ok = true;
+    }
+    if (!ok) {
+        json_decref(root);
+        return true;
+    }
+    char key[CUSTOMER_MAX + 64];
+    int key_len = snprintf(key, sizeof(key), "%s/%s", bot, customer);
+    int retry_after = 0;
+    if (!pal_ratelimit_take(server->customer_limit, key, (size_t)key_len, pal_http_now_ms(),
+                            &retry_after)) {
+        json_decref(root);
+        return pal_http_respond_error(req, 429, "rate_limited",
+                                      "too many messages from this customer", retry_after);
+    }
+    char dedup[CUSTOMER_MAX + CLIENT_ID_MAX + 2];
+    if (id)
+        snprintf(dedup, sizeof(dedup), "%s\x1f%s", customer, id);
+    const char *wait = pal_http_query(req, "wait");
+    api_post *post = pal_xcalloc(1, sizeof(*post));
+    post->server = server;
+    post->req = req;
+    post->wait = !(wait && (strcmp(wait, "false") == 0 || strcmp(wait, "0") == 0));
+    req->route_data = post;
+    req->route_data_free = free;
+    pal_submission s = {
+        .bot_index = bot_index,
+        .channel = "api",
+        .external_user = customer,
+        .dedup_key = id ? dedup : NULL,
+        .channel_message_id = id,
+        .text = text,
+        .lang = lang,
+        /* with wait, the answer carries the replies; without, they go to
+         * the bot's callback when it has one */
+        .delivery = post->wait || !server->pipeline_bots[bot_index].api_callback_url
+                        ? PAL_DELIVERY_RETURNED
+                        : PAL_DELIVERY_OUTBOX,
+        .progress = api_progress,
+        .progress_ctx = post,
+        .want_processed = post->wait,
+    };
+    pal_err err = pal_pipeline_submit(server->pipeline, &s);
+    json_decref(root);
+    if (err == PAL_ERR_LIMIT)
+        return pal_http_respond_error(req, 503, "overloaded", "too many messages in progress", 1);
+    if (err)
+        return pal_http_respond_error(req, 503, "stopping", "the server is stopping", 5);
+    pal_http_park(req);
+    return true;
+}
+
+static bool parse_id(const char *s, int64_t *out)
+{
+    char *end;
+    if (!s || !*s || strlen(s) > 18)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    long long v = strtoll(s, &end, 10);
+    if (*end || v <= 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool get_conversation(pal_request *req, const char *id_text)
+{
+    int64_t id;
+    if (!parse_id(id_text, &id))
+        return pal_http_respond_error(req, 404, "not_found", "no such conversation", 0);
+    pal_store_reader *reader = pal_http_reader_acquire(req->server);
+    json_t *conversation = NULL;
+    pal_err err = pal_store_conversation_json(reader, id, CONVERSATION_MESSAGES_MAX, &conversation);
+    pal_http_reader_release(req->server, reader);
+    if (err == PAL_ERR_NOT_FOUND)
+        return pal_http_respond_error(req, 404, "not_found", "no such conversation", 0);
+    if (err)
+        return pal_http_respond_error(req, 503, "store_unavailable", "try again later", 1);
+    return pal_http_respond_json(req, 200, conversation);
+}
+
+static bool list_conversations(pal_request *req)
+{
+    pal_conversation_filter f = {.limit = 50};
+    const char *before = pal_http_query(req, "before");
+    const char *limit = pal_http_query(req, "limit");
+    const char *mode = pal_http_query(req, "mode");
+    f.bot = pal_http_query(req, "bot");
+    f.external_user = pal_http_query(req, "customer");
+    f.channel = pal_http_query(req, "channel");
+    if (f.external_user && !f.channel)
+        f.channel = "api";
+    if (before && !parse_id(before, &f.before))
+        return pal_http_respond_error(req, 400, "invalid_before", "before must be an id", 0);
+    if (limit) {
+        int64_t l;
+        if (!parse_id(limit, &l) || l > 500)
+            return pal_http_respond_error(req, 400, "invalid_limit", "limit must be 1 to 500", 0);
+        f.limit = (int)l;
+    }
+    if (mode && strcmp(mode, "bot") != 0 && strcmp(mode, "person") != 0)
+        return pal_http_respond_error(req, 400, "invalid_mode", "mode must be bot or person", 0);
+    f.mode = mode;
+    pal_store_reader *reader = pal_http_reader_acquire(req->server);
+    json_t *page = NULL;
+    pal_err err = pal_store_list_conversations(reader, &f, &page);
+    pal_http_reader_release(req->server, reader);
+    if (err)
+        return pal_http_respond_error(req, 503, "store_unavailable", "try again later", 1);
+    return pal_http_respond_json(req, 200, page);
+}
+
+bool pal_routes_api(pal_request *req)
+{
+    const char *path = req->path;
+    if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
+        return false;
+    path += sizeof(prefix) - 1;
+    bool get = strcmp(req->method, "GET") == 0;
+    bool post = strcmp(req->method, "POST") == 0;
+    if (strcmp(path, "openapi.json") == 0)
+        return false; /* a static file of web/ */
+    if (!authorized(req)) {
+        struct MHD_Response *r = pal_http_error_response(
+            "unauthorized", "a valid bearer token is required (Authorization: Bearer ...)", 0);
+        if (r)
+            MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"palabre\"");
+        return pal_http_respond_with(req, 401, r);
+    }
+    static const char bots[] = "bots/", conversations[] = "conversations";
+    if (strncmp(path, bots, sizeof(bots) - 1) == 0) {
+        const char *name = path + sizeof(bots) - 1;
+        const char *slash = strchr(name, '/');
+        char bot[128];
+        if (!slash || strcmp(slash, "/messages") != 0 || (size_t)(slash - name) >= sizeof(bot) ||
+            slash == name)
+            return pal_http_respond_error(req, 404, "not_found", "no such address", 0);
+        memcpy(bot, name, (size_t)(slash - name));
+        bot[slash - name] = '\0';
+        if (!post)
+            return pal_http_respond_error(req, 405, "method_not_allowed", "use POST", 0);
+        return post_message(req, bot);
+    }
+    if (strcmp(path, conversations) == 0) {
+        if (!get)
+            return pal_http_respond_error(req, 405, "method_not_allowed", "use GET", 0);
+        return list_conversations(req);
+    }
+    if (strncmp(path, conversations, sizeof(conversations) - 1) == 0 &&
+        path[sizeof(conversations) - 1] == '/') {
+        if (!get)
+            return pal_http_respond_error(req, 405, "method_not_allowed", "use GET", 0);
+        return get_conversation(req, path + sizeof(conversations));
+    }
+    return pal_http_respond_error(req, 404, "not_found", "no such address", 0);
+}
