@@ -3,6 +3,8 @@
  */
 #include "channels/api.h"
 
+#include "text/utf8.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -134,4 +136,89 @@ void pal_api_send_callback(void *ctx, void *curl, const pal_delivery_item *item,
 out:
     curl_slist_free_all(headers);
     free(body);
+}
+
+static pal_err refuse(pal_api_refusal *r, unsigned status, const char *code, const char *message)
+{
+    r->status = status;
+    r->code = code;
+    r->message = message;
+    return PAL_ERR_PARSE;
+}
+
+/* Plain text fit for an id: 1..max bytes, no control characters. */
+static bool plain_id(const char *s, size_t len, size_t max)
+{
+    if (len == 0 || len > max)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* A string member's value and length, or NULL when absent or not a string
+ * (*present says which). */
+static const char *member(json_t *root, const char *name, size_t *len, bool *present)
+{
+    json_t *v = json_object_get(root, name);
+    *present = v != NULL;
+    *len = json_is_string(v) ? json_string_length(v) : 0;
+    return json_string_value(v);
+}
+
+static pal_err check_message(json_t *doc, size_t max_text, bool need_customer, bool lenient_lang,
+                             pal_api_message *out, pal_api_refusal *r)
+{
+    size_t len;
+    bool present;
+    memset(out, 0, sizeof(*out));
+    if (need_customer) {
+        out->customer = member(doc, "customer", &len, &present);
+        if (!out->customer || !plain_id(out->customer, len, PAL_API_CUSTOMER_MAX))
+            return refuse(r, 400, "invalid_customer",
+                          "customer must be a string of 1 to 256 bytes");
+    }
+    out->text = member(doc, "text", &len, &present);
+    if (!out->text || len == 0)
+        return refuse(r, 400, "invalid_text", "text must be a non-empty string");
+    if (len > max_text)
+        return refuse(r, 413, "text_too_long", "text is too long");
+    out->id = member(doc, "id", &len, &present);
+    if (present && (!out->id || !plain_id(out->id, len, PAL_API_CLIENT_ID_MAX)))
+        return refuse(r, 400, "invalid_id", "id must be a string of 1 to 128 bytes");
+    out->lang = member(doc, "lang", &len, &present);
+    bool known = out->lang && (strcmp(out->lang, "fr") == 0 || strcmp(out->lang, "en") == 0);
+    if (present && !known) {
+        if (!lenient_lang)
+            return refuse(r, 400, "invalid_lang", "lang must be \"fr\" or \"en\"");
+        out->lang = NULL;
+    }
+    return PAL_OK;
+}
+
+pal_err pal_api_parse_message(const char *body, size_t len, size_t max_text, bool need_customer,
+                              bool lenient_lang, json_t **root, pal_api_message *out,
+                              pal_api_refusal *refusal)
+{
+    json_error_t jerr;
+    *root = NULL;
+    memset(out, 0, sizeof(*out));
+    if (!pal_utf8_valid(body, len) || memchr(body, '\0', len))
+        return refuse(refusal, 400, "invalid_utf8", "the body is not valid UTF-8");
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc)
+        return refuse(refusal, 400, "invalid_json", "the body is not valid JSON");
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return refuse(refusal, 400, "invalid_json", "the body must be a JSON object");
+    }
+    pal_err err = check_message(doc, max_text, need_customer, lenient_lang, out, refusal);
+    if (err) {
+        json_decref(doc);
+        memset(out, 0, sizeof(*out));
+        return err;
+    }
+    *root = doc;
+    return PAL_OK;
 }

@@ -22,9 +22,49 @@
 #ifndef PAL_CHANNELS_API_H
 #define PAL_CHANNELS_API_H
 
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "server/delivery.h"
+
+enum {
+    PAL_API_CUSTOMER_MAX = 256,  /* bytes of a customer id */
+    PAL_API_CLIENT_ID_MAX = 128, /* bytes of a client message id */
+};
+
+/* A customer message posted as JSON (api and webchat channels):
+ *   {"customer": "...", "text": "...", "id": "...", "lang": "fr"|"en"}
+ * Strings are borrowed from the parsed document. */
+typedef struct pal_api_message {
+    const char *customer; /* NULL when not required */
+    const char *text;
+    const char *id;   /* the client's message id, or NULL */
+    const char *lang; /* "fr", "en", or NULL */
+} pal_api_message;
+
+/* Why a body was refused: the HTTP status and the error's code and message
+ * (static strings). */
+typedef struct pal_api_refusal {
+    unsigned status;
+    const char *code;
+    const char *message;
+} pal_api_refusal;
+
+/* Parses body[0..len) (hostile input): valid UTF-8 without NUL, a JSON
+ * object without duplicate keys, text a non-empty string of at most
+ * max_text bytes, customer (when need_customer) a string of 1 to
+ * PAL_API_CUSTOMER_MAX bytes without control characters, id (optional) the
+ * same with PAL_API_CLIENT_ID_MAX, lang (optional) "fr" or "en" (with
+ * lenient_lang, any other value is dropped instead: browsers send
+ * languages we do not speak). On PAL_OK, *root (OUT) owns the strings of
+ * *out: the caller frees it with json_decref(). On PAL_ERR_PARSE, *refusal
+ * says what to answer and *root is NULL. */
+pal_err pal_api_parse_message(const char *body, size_t len, size_t max_text, bool need_customer,
+                              bool lenient_lang, json_t **root, pal_api_message *out,
+                              pal_api_refusal *refusal);
 
 /* A pal_send_fn: ctx is the callback URL (a borrowed string), curl a CURL
  * easy handle (reset by the caller). */

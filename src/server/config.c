@@ -1064,18 +1064,15 @@ out:
     return err;
 }
 
-pal_err pal_config_load_file(pal_config *config, const char *path, char *errbuf, size_t errlen)
+/* Reads the YAML text[0..len) named path (for messages) into config. */
+static pal_err load_text(pal_config *config, const char *path, const char *text, size_t len,
+                         char *errbuf, size_t errlen)
 {
-    char *text = NULL;
-    size_t len = 0;
     ynode *root = NULL;
     pal_config *staged = NULL;
     reader rd = {.path = path, .errbuf = errbuf, .errlen = errlen};
+    pal_err err;
 
-    pal_err_format(errbuf, errlen, "%s", "");
-    pal_err err = read_whole_file(path, &text, &len, errbuf, errlen);
-    if (err)
-        goto out;
     rd.arena = pal_arena_new();
     if ((err = tree_build(&rd, text, len, &root)) != PAL_OK)
         goto out;
@@ -1087,6 +1084,29 @@ pal_err pal_config_load_file(pal_config *config, const char *path, char *errbuf,
 out:
     pal_config_free(staged);
     pal_arena_free(rd.arena);
+    return err;
+}
+
+pal_err pal_config__load_text(pal_config *config, const char *name, const char *text, size_t len,
+                              char *errbuf, size_t errlen)
+{
+    pal_err_format(errbuf, errlen, "%s", "");
+    if (len > CONFIG_FILE_MAX) {
+        pal_err_format(errbuf, errlen, "%s: larger than 1 MiB", name);
+        return PAL_ERR_LIMIT;
+    }
+    return load_text(config, name, text, len, errbuf, errlen);
+}
+
+pal_err pal_config_load_file(pal_config *config, const char *path, char *errbuf, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    pal_err_format(errbuf, errlen, "%s", "");
+    pal_err err = read_whole_file(path, &text, &len, errbuf, errlen);
+    if (!err)
+        err = load_text(config, path, text, len, errbuf, errlen);
     free(text);
     return err;
 }
@@ -1372,10 +1392,16 @@ void pal_config_print_help(FILE *out)
     fprintf(out, "  %-*s  %-*s  %s\n", name_w, "SETTING", default_w, "DEFAULT", "ENVIRONMENT");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &settings[i];
-        char exp[WHY_MAX / 2];
         fprintf(out, "  %-*s  %-*s  %s\n", name_w, s->name, default_w,
                 s->default_text ? s->default_text : "(none)", s->env);
-        fprintf(out, "      %s (%s)\n", s->help, expected(s, exp, sizeof(exp)));
+        fprintf(out, "      %s", s->help);
+        if (s->type == SET_INT)
+            fprintf(out, " (%lld..%lld)", s->min, s->max);
+        else if (s->type == SET_BOOL)
+            fputs(" (true|false)", out);
+        for (size_t c = 0; s->type == SET_ENUM && s->choices[c]; c++)
+            fprintf(out, "%s%s", c == 0 ? " (" : "|", s->choices[c]);
+        fputs(s->type == SET_ENUM ? ")\n" : "\n", out);
     }
     fprintf(out, "\n  bots: a list of bot directories, each a path or {path: DIR, channels:\n"
                  "      {CHANNEL: {NAME: value}}}; a channel setting is overridden by\n"

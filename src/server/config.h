@@ -71,8 +71,7 @@ typedef struct pal_config {
     int rate_customer_per_minute; /* default 120 (burst = same number) */
     int rate_ip_per_minute;       /* unauthenticated requests (webchat), default 600 */
     /* behaviour */
-    int repeat_window_seconds;  /* same look-up by the same customer not answered twice; 600; 0: off
-                                 */
+    int repeat_window_seconds;  /* a customer's same look-up not answered twice; 600; 0: off */
     int retry_base_ms;          /* outbox backoff: first retry after this, doubling, default 500 */
     int retry_max_ms;           /* backoff cap, default 60000 */
     int max_attempts;           /* then the reply fails for good, default 12 */
@@ -94,6 +93,11 @@ void pal_config_free(pal_config *config); /* NULL is a no-op */
  * unknown setting, wrong type, out of bounds: errbuf says
  * "FILE:LINE:COL: why"). On error config is unchanged. */
 pal_err pal_config_load_file(pal_config *config, const char *path, char *errbuf, size_t errlen);
+
+/* For the fuzzer and tests: pal_config_load_file() on text[0..len)
+ * (borrowed), named `name` in messages. */
+pal_err pal_config__load_text(pal_config *config, const char *name, const char *text, size_t len,
+                              char *errbuf, size_t errlen);
 
 /* Applies each setting's PALABRE_* environment variable when set, through
  * getenv_fn (pass getenv; tests pass their own). PAL_ERR_PARSE when a

@@ -24,7 +24,6 @@
 
 #include "base/log.h"
 #include "base/mem.h"
-#include "text/utf8.h"
 
 enum {
     STREAM_BATCH = 100, /* messages fetched per read of an event stream */
@@ -153,28 +152,6 @@ bool pal_http_is_json(const pal_request *req)
         return false;
     char next = type[sizeof(json) - 1];
     return next == '\0' || next == ';' || next == ' ';
-}
-
-json_t *pal_http_body_object(pal_request *req)
-{
-    json_error_t jerr;
-    if (!pal_utf8_valid(req->body, req->body_len) || memchr(req->body, '\0', req->body_len)) {
-        pal_http_respond_error(req, 400, "invalid_utf8", "the body is not valid UTF-8", 0);
-        return NULL;
-    }
-    json_t *root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(root)) {
-        char message[200];
-        if (root)
-            snprintf(message, sizeof(message), "the body must be a JSON object");
-        else
-            snprintf(message, sizeof(message), "invalid JSON at line %d, column %d: %s", jerr.line,
-                     jerr.column, jerr.text);
-        json_decref(root);
-        pal_http_respond_error(req, 400, "invalid_json", message, 0);
-        return NULL;
-    }
-    return root;
 }
 
 pal_store_reader *pal_http_reader_acquire(pal_server *server)

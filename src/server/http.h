@@ -112,9 +112,6 @@ const char *pal_http_query(const pal_request *req, const char *name);
 const char *pal_http_cookie(const pal_request *req, const char *name);
 /* True when Content-Type is application/json (parameters allowed). */
 bool pal_http_is_json(const pal_request *req);
-/* Parses the body as a JSON object after checking it is UTF-8; on failure
- * answers 400 (invalid_utf8 / invalid_json) and returns NULL. */
-json_t *pal_http_body_object(pal_request *req);
 
 /* A reader from the pool (never NULL: opens one when none is free); give it
  * back with pal_http_reader_release(). */

@@ -20,11 +20,12 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "channels/api.h"
 #include "server/http.h"
 
 enum {
-    CUSTOMER_MAX = 256,
-    CLIENT_ID_MAX = 128,
+    CUSTOMER_MAX = PAL_API_CUSTOMER_MAX,
+    CLIENT_ID_MAX = PAL_API_CLIENT_ID_MAX,
     CONVERSATION_MESSAGES_MAX = 1000,
 };
 
@@ -40,18 +41,6 @@ static bool authorized(pal_request *req)
     auth += sizeof(bearer) - 1;
     size_t n = strlen(auth);
     return n == strlen(token) && sodium_memcmp(auth, token, n) == 0;
-}
-
-/* Plain text fit for an id: no control characters. */
-static bool plain_id(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
 }
 
 static json_t *replies_json(const pal_outbound *replies, size_t n)
@@ -141,35 +130,13 @@ static bool post_message(pal_request *req, const char *bot)
     if (!pal_http_is_json(req))
         return pal_http_respond_error(req, 415, "unsupported_media_type",
                                       "Content-Type must be application/json", 0);
-    json_t *root = pal_http_body_object(req);
-    if (!root)
-        return true;
-    const char *customer = json_string_value(json_object_get(root, "customer"));
-    const char *text = json_string_value(json_object_get(root, "text"));
-    json_t *id_value = json_object_get(root, "id");
-    json_t *lang_value = json_object_get(root, "lang");
-    const char *id = json_string_value(id_value);
-    const char *lang = json_string_value(lang_value);
-    bool ok = false;
-    if (!customer || !plain_id(customer, CUSTOMER_MAX)) {
-        pal_http_respond_error(req, 400, "invalid_customer",
-                               "customer must be a string of 1 to 256 bytes", 0);
-    } else if (!text || text[0] == '\0') {
-        pal_http_respond_error(req, 400, "invalid_text", "text must be a non-empty string", 0);
-    } else if (strlen(text) > (size_t)server->config->max_message_bytes ||
-               strlen(text) != json_string_length(json_object_get(root, "text"))) {
-        pal_http_respond_error(req, 413, "text_too_long", "text is too long", 0);
-    } else if (id_value && (!id || !plain_id(id, CLIENT_ID_MAX))) {
-        pal_http_respond_error(req, 400, "invalid_id", "id must be a string of 1 to 128 bytes", 0);
-    } else if (lang_value && (!lang || (strcmp(lang, "fr") != 0 && strcmp(lang, "en") != 0))) {
-        pal_http_respond_error(req, 400, "invalid_lang", "lang must be \"fr\" or \"en\"", 0);
-    } else {
-        ok = true;
-    }
-    if (!ok) {
-        json_decref(root);
-        return true;
-    }
+    json_t *root = NULL;
+    pal_api_message m;
+    pal_api_refusal refusal;
+    if (pal_api_parse_message(req->body, req->body_len, (size_t)server->config->max_message_bytes,
+                              true, false, &root, &m, &refusal) != PAL_OK)
+        return pal_http_respond_error(req, refusal.status, refusal.code, refusal.message, 0);
+    const char *customer = m.customer, *text = m.text, *id = m.id, *lang = m.lang;
     char key[CUSTOMER_MAX + 64];
     int key_len = snprintf(key, sizeof(key), "%s/%s", bot, customer);
     int retry_after = 0;

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "channels/api.h"
 #include "dialog/bot_model.h"
 #include "server/http.h"
 
@@ -29,7 +30,7 @@ enum {
     TOKEN_BYTES = 24,
     TOKEN_HEX = 2 * TOKEN_BYTES,
     VISITOR_ID_BYTES = 16,
-    CLIENT_ID_MAX = 128,
+    CLIENT_ID_MAX = PAL_API_CLIENT_ID_MAX,
     HISTORY_MAX = 200,
 };
 
@@ -170,35 +171,16 @@ static bool post_message(pal_request *req, size_t bot_index, const visitor *v)
         return pal_http_respond_error(req, 403, "cross_origin", "cross-site request refused", 0);
     if (limited(req, v))
         return true;
-    json_t *root = pal_http_body_object(req);
-    if (!root)
-        return true;
-    json_t *text_value = json_object_get(root, "text");
-    const char *text = json_string_value(text_value);
-    json_t *id_value = json_object_get(root, "id");
-    const char *id = json_string_value(id_value);
-    json_t *lang_value = json_object_get(root, "lang");
-    const char *lang = json_string_value(lang_value);
-    const char *problem = NULL, *code = NULL;
-    unsigned status = 400;
-    if (!text || text[0] == '\0') {
-        code = "invalid_text";
-        problem = "text must be a non-empty string";
-    } else if (json_string_length(text_value) > (size_t)server->config->max_message_bytes) {
-        status = 413;
-        code = "text_too_long";
-        problem = "text is too long";
-    } else if (id_value && (!id || id[0] == '\0' || strlen(id) > CLIENT_ID_MAX)) {
-        code = "invalid_id";
-        problem = "id must be a string of 1 to 128 bytes";
-    }
-    if (problem) {
-        json_decref(root);
-        return pal_http_respond_error(req, status, code, problem, 0);
-    }
-    pal_lang parsed;
-    if (lang && !pal_lang_parse(lang, &parsed))
-        lang = NULL; /* a browser language we do not speak: the bot's default */
+    json_t *root = NULL;
+    pal_api_message m;
+    pal_api_refusal refusal;
+    if (pal_api_parse_message(req->body, req->body_len, (size_t)server->config->max_message_bytes,
+                              false, true, &root, &m, &refusal) != PAL_OK)
+        return pal_http_respond_error(req, refusal.status, refusal.code, refusal.message, 0);
+    const char *text = m.text, *id = m.id, *lang = m.lang;
+    pal_lang parsed = PAL_LANG_UNKNOWN;
+    if (lang)
+        (void)pal_lang_parse(lang, &parsed);
     char dedup[2 * VISITOR_ID_BYTES + 2 + CLIENT_ID_MAX + 2];
     if (id)
         snprintf(dedup, sizeof(dedup), "%s\x1f%s", v->id, id);

@@ -55,6 +55,8 @@
  *  - The unique keys are ordered so that they also serve the other look-ups: identities by
  *    (channel, external_id) without a bot, conversations by customer_id.
  *  - Delivery attempts live on the message (kept after the outbox row is gone).
+ *  - CHECKs compare with = and OR, not IN (...): SQLite builds a temporary b-tree for an IN
+ *    list each time the constraint runs, which tripled the cost of writing a message.
  */
 static const char *const migrations[] = {
     "CREATE TABLE customers (\n"
@@ -67,7 +69,7 @@ static const char *const migrations[] = {
     "    channel TEXT NOT NULL,\n"
     "    external_id TEXT NOT NULL,\n"
     "    customer_id INTEGER NOT NULL REFERENCES customers (id),\n"
-    "    opted_out INTEGER NOT NULL DEFAULT 0 CHECK (opted_out IN (0, 1)),\n"
+    "    opted_out INTEGER NOT NULL DEFAULT 0 CHECK (opted_out = 0 OR opted_out = 1),\n"
     "    consent_at INTEGER,\n"
     "    created_at INTEGER NOT NULL,\n"
     "    UNIQUE (channel, external_id, bot)\n"
@@ -77,7 +79,7 @@ static const char *const migrations[] = {
     "    id INTEGER PRIMARY KEY,\n"
     "    bot TEXT NOT NULL,\n"
     "    customer_id INTEGER NOT NULL REFERENCES customers (id),\n"
-    "    mode TEXT NOT NULL DEFAULT 'bot' CHECK (mode IN ('bot', 'person')),\n"
+    "    mode TEXT NOT NULL DEFAULT 'bot' CHECK (mode = 'bot' OR mode = 'person'),\n"
     "    lang TEXT,\n"
     "    state TEXT,\n"
     "    meta TEXT,\n"
@@ -89,7 +91,7 @@ static const char *const migrations[] = {
     "    id INTEGER PRIMARY KEY,\n"
     "    conversation_id INTEGER NOT NULL REFERENCES conversations (id),\n"
     "    identity_id INTEGER,\n"
-    "    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),\n"
+    "    direction TEXT NOT NULL CHECK (direction = 'in' OR direction = 'out'),\n"
     "    bot TEXT NOT NULL,\n"
     "    channel TEXT NOT NULL,\n"
     "    channel_message_id TEXT,\n"
@@ -98,8 +100,10 @@ static const char *const migrations[] = {
     "    quick_replies TEXT,\n"
     "    address TEXT,\n"
     "    status TEXT NOT NULL CHECK (\n"
-    "        (direction = 'in' AND status IN ('received', 'processed', 'ignored')) OR\n"
-    "        (direction = 'out' AND status IN ('sent', 'pending', 'failed'))),\n"
+    "        (direction = 'in' AND\n"
+    "         (status = 'received' OR status = 'processed' OR status = 'ignored')) OR\n"
+    "        (direction = 'out' AND\n"
+    "         (status = 'sent' OR status = 'pending' OR status = 'failed'))),\n"
     "    in_reply_to INTEGER,\n"
     "    intent TEXT,\n"
     "    confidence REAL,\n"
@@ -203,15 +207,17 @@ static const char *const writer_sql[W_COUNT] = {
                      "WHERE bot = ?1 AND channel = ?2 AND dedup_key = ?3",
     [W_INBOUND_DONE] = "UPDATE messages SET status = ?3, intent = ?4, confidence = ?5 "
                        "WHERE id = ?1 AND conversation_id = ?2 AND direction = 'in' "
-                       "AND status = 'received' RETURNING identity_id",
+                       "AND status = 'received'",
     [W_INBOUND_STATUS] = "SELECT status FROM messages "
                          "WHERE id = ?1 AND conversation_id = ?2 AND direction = 'in'",
     [W_CONVERSATION_TURN] = "UPDATE conversations SET state = coalesce(?2, state), "
                             "meta = coalesce(?3, meta), mode = coalesce(?4, mode), "
-                            "lang = coalesce(?5, lang), updated_at = ?6 WHERE id = ?1 RETURNING bot",
+                            "lang = coalesce(?5, lang), updated_at = ?6 WHERE id = ?1",
+    /* A reply goes to the identity its message came from, for the same bot. */
     [W_OUTBOUND_INSERT] = "INSERT INTO messages (conversation_id, identity_id, direction, bot, "
                           "channel, text, quick_replies, address, status, in_reply_to, created_at, "
-                          "sent_at) VALUES (?1, ?2, 'out', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                          "sent_at) SELECT conversation_id, identity_id, 'out', bot, ?4, ?5, ?6, "
+                          "?7, ?8, id, ?10, ?11 FROM messages WHERE id = ?9",
     [W_OUTBOX_INSERT] = "INSERT INTO outbox (message_id, idempotency_key, next_attempt_at) "
                         "VALUES (?1, 'palabre-' || ?1, ?2)",
     [W_IDENTITY_EXISTS] = "SELECT 1 FROM identities WHERE id = ?1",
@@ -1211,17 +1217,14 @@ static pal_err inbound_missing(pal_store *store, const pal_turn_record *turn)
     return err;
 }
 
-/* Inserts reply i of turn; *id receives its id. */
-static int reply_insert(pal_store *store, const pal_turn_record *turn, size_t i,
-                        int64_t identity_id, const char *bot, int64_t *id)
+/* Inserts reply i of turn (conversation, bot and identity from its inbound message); *id
+ * receives its id. */
+static int reply_insert(pal_store *store, const pal_turn_record *turn, size_t i, int64_t *id)
 {
     const pal_outbound *reply = &turn->replies[i];
     bool returned = turn->delivery == PAL_DELIVERY_RETURNED;
     sqlite3_stmt *st = store->stmt[W_OUTBOUND_INSERT];
     binder b = {st, SQLITE_OK};
-    bind_i64(&b, 1, turn->conversation_id);
-    bind_id(&b, 2, identity_id);
-    bind_text(&b, 3, bot);
     bind_text(&b, 4, turn->channel);
     bind_text(&b, 5, reply->text);
     bind_text(&b, 6, reply->quick_replies_json);
@@ -1233,7 +1236,11 @@ static int reply_insert(pal_store *store, const pal_turn_record *turn, size_t i,
         bind_i64(&b, 11, turn->at);
     else
         bind_id(&b, 11, 0);
-    int rc = b.rc != SQLITE_OK ? b.rc : insert_row(store->db, st, id);
+    int rc = b.rc != SQLITE_OK ? b.rc : step_done(st);
+    if (rc == SQLITE_OK && sqlite3_changes(store->db) != 1)
+        rc = SQLITE_INTERNAL; /* the inbound message was updated just before: it exists */
+    if (rc == SQLITE_OK)
+        *id = sqlite3_last_insert_rowid(store->db);
     stmt_done(st);
     if (rc != SQLITE_OK || returned)
         return rc;
@@ -1247,11 +1254,19 @@ static int reply_insert(pal_store *store, const pal_turn_record *turn, size_t i,
     return rc;
 }
 
+/* Runs the UPDATE st (bound by the caller); *changed says whether it matched a row. */
+static int update_row(pal_store *store, sqlite3_stmt *st, bool *changed)
+{
+    int rc = step_done(st);
+    *changed = rc == SQLITE_OK && sqlite3_changes(store->db) > 0;
+    stmt_done(st);
+    return rc;
+}
+
 pal_err pal_store_record_turn(pal_store *store, const pal_turn_record *turn, int64_t *reply_ids)
 {
     pal_err err = PAL_ERR_INVALID;
-    char *bot = NULL;
-    int64_t identity_id = 0;
+    bool changed = false;
     sqlite3_stmt *st;
     binder b;
     int rc;
@@ -1264,12 +1279,11 @@ pal_err pal_store_record_turn(pal_store *store, const pal_turn_record *turn, int
     err = PAL_ERR_INTERNAL;
 
     /* Everything that can be missing is checked before anything is written, so that
-     * PAL_ERR_NOT_FOUND leaves the transaction as it was. */
+     * PAL_ERR_NOT_FOUND and PAL_ERR_STATE leave the transaction as it was. */
     if (turn->consent != -1) {
-        bool exists = false;
-        if (row_exists(store->stmt[W_IDENTITY_EXISTS], turn->identity_id, &exists) != SQLITE_OK)
+        if (row_exists(store->stmt[W_IDENTITY_EXISTS], turn->identity_id, &changed) != SQLITE_OK)
             goto out;
-        if (!exists) {
+        if (!changed) {
             err = PAL_ERR_NOT_FOUND;
             goto out;
         }
@@ -1282,19 +1296,13 @@ pal_err pal_store_record_turn(pal_store *store, const pal_turn_record *turn, int
     bind_text(&b, 3, turn->inbound_status);
     bind_text(&b, 4, turn->intent);
     bind_double(&b, 5, turn->confidence);
-    rc = b.rc != SQLITE_OK ? b.rc : sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        identity_id = sqlite3_column_int64(st, 0);
-        rc = step_done(st);
-    }
-    stmt_done(st);
-    if (rc == SQLITE_DONE) {
-        /* No row came back: nothing was written. */
+    rc = b.rc != SQLITE_OK ? b.rc : update_row(store, st, &changed);
+    if (rc != SQLITE_OK)
+        goto out;
+    if (!changed) {
         err = inbound_missing(store, turn);
         goto out;
     }
-    if (rc != SQLITE_OK)
-        goto out;
 
     /* The message belongs to the conversation, and foreign keys keep the conversation. */
     st = store->stmt[W_CONVERSATION_TURN];
@@ -1305,19 +1313,12 @@ pal_err pal_store_record_turn(pal_store *store, const pal_turn_record *turn, int
     bind_text(&b, 4, turn->mode);
     bind_text(&b, 5, turn->lang);
     bind_i64(&b, 6, turn->at);
-    rc = b.rc != SQLITE_OK ? b.rc : sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        bot = column_strdup(st, 0);
-        rc = step_done(st);
-    }
-    stmt_done(st);
-    if (rc != SQLITE_OK || !bot) {
-        rc = rc == SQLITE_OK ? SQLITE_INTERNAL : rc;
+    rc = b.rc != SQLITE_OK ? b.rc : update_row(store, st, &changed);
+    if (rc != SQLITE_OK || !changed)
         goto out;
-    }
 
     for (size_t i = 0; i < turn->n_replies; i++)
-        if (reply_insert(store, turn, i, identity_id, bot, &reply_ids[i]) != SQLITE_OK)
+        if (reply_insert(store, turn, i, &reply_ids[i]) != SQLITE_OK)
             goto out;
 
     if (turn->consent != -1) {
@@ -1350,14 +1351,13 @@ out:
         (void)sqlite_failed(store->db, "record turn conversation", turn->conversation_id);
         check_transaction(store);
     }
-    free(bot);
     return err;
 }
 
 /* ---- outbox ---------------------------------------------------------------------------- */
 
-/* Runs the outbox statement outbox_op (?1 message id, ?2 its value when has_value) and then,
- * when it touched a row, message_op, bound by bind_message. */
+/* Runs outbox_op (?1 message id, ?2 *outbox_value when not NULL) and then, when it touched
+ * an outbox row, message_op on the message (text and at bound as that statement needs). */
 static pal_err outbox_change(pal_store *store, const char *what, int64_t message_id,
                              enum writer_statement outbox_op, const int64_t *outbox_value,
                              enum writer_statement message_op, const char *text, int64_t at)
@@ -1680,8 +1680,8 @@ pal_err pal_store_find_conversation(pal_store_reader *reader, const char *bot,
     return err;
 }
 
-/* Appends the message rows st returns (bound by the caller) to array, at most max (< 0: all);
- * *n receives how many rows were read. */
+/* Appends the message rows st returns (bound by the caller) to array; *n receives how many
+ * rows were read. */
 static pal_err messages_into(sqlite3_stmt *st, json_t *array, size_t *n)
 {
     pal_err err = PAL_OK;
