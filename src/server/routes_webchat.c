@@ -84,13 +84,15 @@ static bool respond(pal_request *req, unsigned status, json_t *body, const visit
     return pal_http_respond_with(req, status, with_cookie(pal_http_json_response(body), v));
 }
 
-static bool limited(pal_request *req, const visitor *v)
+/* Per client address always; per visitor for messages only (opening the
+ * live stream again must not eat the customer's message allowance). */
+static bool limited(pal_request *req, const visitor *v, bool message)
 {
     pal_server *server = req->server;
     int retry = 0;
     int64_t now = pal_http_now_ms();
     if (pal_ratelimit_take(server->ip_limit, req->client_ip, strlen(req->client_ip), now, &retry) &&
-        pal_ratelimit_take(server->customer_limit, v->id, strlen(v->id), now, &retry))
+        (!message || pal_ratelimit_take(server->customer_limit, v->id, strlen(v->id), now, &retry)))
         return false;
     pal_http_respond_with(
         req, 429,
@@ -169,7 +171,7 @@ static bool post_message(pal_request *req, size_t bot_index, const visitor *v)
                                       "Content-Type must be application/json", 0);
     if (!same_origin(req))
         return pal_http_respond_error(req, 403, "cross_origin", "cross-site request refused", 0);
-    if (limited(req, v))
+    if (limited(req, v, true))
         return true;
     json_t *root = NULL;
     pal_api_message m;
@@ -249,7 +251,7 @@ static bool events(pal_request *req, size_t bot_index, const visitor *v)
                                           0);
         after = n;
     }
-    if (limited(req, v))
+    if (limited(req, v, false))
         return true;
     return pal_http_stream(req, bot_index, v->id, after, v->set_cookie[0] ? v->set_cookie : NULL);
 }
