@@ -251,6 +251,7 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     pal_deliverer *d = w->owner;
+    pthread_setname_np(pthread_self(), "pal-delivery");
     while (!atomic_load(&d->stopping)) {
         int wait = WAIT_MAX_MS;
         if (w->n_heap > 0) {

@@ -97,6 +97,16 @@ bool pal_http_respond_error(pal_request *req, unsigned status, const char *code,
 
 /* ---- parking ----------------------------------------------------------- */
 
+static void answer_completed(pal_request *req)
+{
+    unsigned status = req->completed_status;
+    struct MHD_Response *r = req->completed_response;
+    req->completed_response = NULL;
+    if (!r && req->build_response)
+        r = req->build_response(req, &status);
+    pal_http_respond_with(req, status, r);
+}
+
 void pal_http_park(pal_request *req)
 {
     pthread_mutex_lock(&req->mutex);
@@ -109,22 +119,24 @@ void pal_http_park(pal_request *req)
     }
     pthread_mutex_unlock(&req->mutex);
     /* completed before we could suspend: answer now */
-    struct MHD_Response *r = req->completed_response;
-    req->completed_response = NULL;
-    pal_http_respond_with(req, req->completed_status, r);
+    answer_completed(req);
 }
 
 void pal_http_complete(pal_request *req, unsigned status, struct MHD_Response *response)
 {
+    struct MHD_Connection *connection = req->connection;
     pthread_mutex_lock(&req->mutex);
     req->completed = true;
     req->completed_status = status;
     req->completed_response = response;
-    if (req->suspended) {
-        req->suspended = false;
-        MHD_resume_connection(req->connection);
-    }
+    bool resume = req->suspended;
+    req->suspended = false;
     pthread_mutex_unlock(&req->mutex);
+    /* Not under the lock, and req is not touched after: once resumed, an
+     * HTTP thread may answer and free the request at once. Until then the
+     * connection is suspended, so the request cannot go away. */
+    if (resume)
+        MHD_resume_connection(connection);
 }
 
 /* ---- request details --------------------------------------------------- */
@@ -584,9 +596,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     }
     if (req->parked) {
         /* resumed: the answer is ready */
-        struct MHD_Response *r = req->completed_response;
-        req->completed_response = NULL;
-        pal_http_respond_with(req, req->completed_status, r);
+        answer_completed(req);
         return MHD_YES;
     }
     if (req->refused)

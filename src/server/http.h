@@ -78,6 +78,9 @@ struct pal_request {
     /* what a route keeps between parking and completion */
     void *route_data;
     void (*route_data_free)(void *route_data);
+    /* when completed without a response: builds it on the HTTP thread (so
+     * that the pipeline's writer only copies what the answer needs) */
+    struct MHD_Response *(*build_response)(pal_request *req, unsigned *status);
 };
 
 /* ---- answering --------------------------------------------------------- */
@@ -101,8 +104,9 @@ bool pal_http_respond_with(pal_request *req, unsigned status, struct MHD_Respons
  * callback calls pal_http_complete(). If the work already completed, the
  * answer is sent now. */
 void pal_http_park(pal_request *req);
-/* From any thread: the parked request's answer (response taken). The
- * route is not called again. */
+/* From any thread: the parked request's answer (response taken; NULL
+ * when req->build_response makes it, on the HTTP thread). The route is not
+ * called again. */
 void pal_http_complete(pal_request *req, unsigned status, struct MHD_Response *response);
 
 /* ---- request details --------------------------------------------------- */

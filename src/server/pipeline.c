@@ -134,6 +134,8 @@ struct pal_pipeline {
     pal_watch *watches;
     atomic_int n_watches;
     int64_t last_heartbeat;
+    /* writer statistics, logged at stop */
+    int64_t transactions, jobs_written;
 };
 
 static int64_t now_ms(void)
@@ -447,6 +449,8 @@ static void write_batch(pal_pipeline *p, pal_qitem *first)
     size_t n = 0, n_touched = 0;
     for (pal_qitem *it = first; it; it = it->next)
         n++;
+    p->transactions++;
+    p->jobs_written += (int64_t)n;
     touched *t = pal_xcalloc(n + 1, sizeof(*t));
     pal_err err = pal_store_begin(p->store);
     for (pal_qitem *it = first; it && !err; it = it->next)
@@ -474,6 +478,7 @@ static void write_batch(pal_pipeline *p, pal_qitem *first)
 static void *writer_main(void *arg)
 {
     pal_pipeline *p = arg;
+    pthread_setname_np(pthread_self(), "pal-writer");
     for (;;) {
         bool closed = false;
         pal_qitem *batch = pal_queue_pop(&p->writer_inbox, WRITER_BATCH_MAX, 1000, &closed);
@@ -889,6 +894,7 @@ static void process(worker *w, job *j)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
+    pthread_setname_np(pthread_self(), "pal-engine");
     for (;;) {
         bool closed = false;
         pal_qitem *got = pal_queue_pop(&w->inbox, 64, -1, &closed);
@@ -1112,6 +1118,9 @@ void pal_pipeline_stop(pal_pipeline *pipeline, int64_t deadline_ms)
         pthread_join(p->workers[i].thread, NULL);
     pal_queue_close(&p->writer_inbox);
     pthread_join(p->writer_thread, NULL);
+    pal_log(PAL_LOG_INFO, "pipeline", "writer: %lld transactions, %lld records (%.1f each)",
+            (long long)p->transactions, (long long)p->jobs_written,
+            p->transactions ? (double)p->jobs_written / (double)p->transactions : 0.0);
     for (int i = 0; i < p->n_workers; i++) {
         worker *w = &p->workers[i];
         /* messages still queued (deadline passed) stay "received" in the

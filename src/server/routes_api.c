@@ -83,40 +83,93 @@ typedef struct api_post {
     pal_server *server;
     pal_request *req;
     bool wait;
+    /* what the answer needs, copied on the writer thread */
+    pal_progress_kind kind;
+    bool duplicate;
+    int64_t message_id, conversation_id;
+    char **texts, **quick_replies;
+    size_t n_replies;
 } api_post;
 
-/* Pipeline progress, on the writer thread. */
+static void api_post_free(void *data)
+{
+    api_post *post = data;
+    for (size_t i = 0; i < post->n_replies; i++) {
+        free(post->texts[i]);
+        free(post->quick_replies[i]);
+    }
+    free(post->texts);
+    free(post->quick_replies);
+    free(post);
+}
+
+/* The answer, on the HTTP thread once the pipeline is done. */
+static struct MHD_Response *api_answer(pal_request *req, unsigned *status)
+{
+    api_post *post = req->route_data;
+    json_t *body;
+    if (post->kind == PAL_PROGRESS_FAILED) {
+        *status = 503;
+        return pal_http_error_response("store_unavailable", "the message could not be stored", 5);
+    }
+    if (post->duplicate) {
+        bool processed;
+        json_t *replies = stored_replies(post->server, post->message_id, &processed);
+        body =
+            json_pack("{sIsIsbso}", "message_id", (json_int_t)post->message_id, "conversation_id",
+                      (json_int_t)post->conversation_id, "duplicate", 1, "replies", replies);
+        if (!processed)
+            json_object_set_new(body, "status", json_string("processing"));
+        *status = processed ? 200 : 202;
+        return pal_http_json_response(body);
+    }
+    if (post->kind == PAL_PROGRESS_STORED) {
+        *status = 202;
+        return pal_http_json_response(
+            json_pack("{sIsIss}", "message_id", (json_int_t)post->message_id, "conversation_id",
+                      (json_int_t)post->conversation_id, "status", "accepted"));
+    }
+    pal_outbound *replies = pal_xcalloc(post->n_replies + 1, sizeof(*replies));
+    for (size_t i = 0; i < post->n_replies; i++) {
+        replies[i].text = post->texts[i];
+        replies[i].quick_replies_json = post->quick_replies[i];
+    }
+    body = json_pack("{sIsIso}", "message_id", (json_int_t)post->message_id, "conversation_id",
+                     (json_int_t)post->conversation_id, "replies",
+                     replies_json(replies, post->n_replies));
+    free(replies);
+    *status = 200;
+    return pal_http_json_response(body);
+}
+
+/* Pipeline progress, on the writer thread: copy, and let the HTTP thread
+ * build the answer. */
 static void api_progress(void *ctx, const pal_progress *p)
 {
     api_post *post = ctx;
-    json_t *body;
+    post->kind = p->kind;
+    post->message_id = p->message_id;
+    post->conversation_id = p->conversation_id;
     switch (p->kind) {
     case PAL_PROGRESS_STORED:
-        if (p->duplicate) {
-            bool processed;
-            json_t *replies = stored_replies(post->server, p->message_id, &processed);
-            body =
-                json_pack("{sIsIsbso}", "message_id", (json_int_t)p->message_id, "conversation_id",
-                          (json_int_t)p->conversation_id, "duplicate", 1, "replies", replies);
-            if (!processed)
-                json_object_set_new(body, "status", json_string("processing"));
-            pal_http_complete(post->req, processed ? 200 : 202, pal_http_json_response(body));
-        } else if (!post->wait) {
-            body = json_pack("{sIsIss}", "message_id", (json_int_t)p->message_id, "conversation_id",
-                             (json_int_t)p->conversation_id, "status", "accepted");
-            pal_http_complete(post->req, 202, pal_http_json_response(body));
-        }
+        post->duplicate = p->duplicate;
+        if (p->duplicate || !post->wait)
+            pal_http_complete(post->req, 0, NULL);
         return;
     case PAL_PROGRESS_PROCESSED:
-        body = json_pack("{sIsIso}", "message_id", (json_int_t)p->message_id, "conversation_id",
-                         (json_int_t)p->conversation_id, "replies",
-                         replies_json(p->replies, p->n_replies));
-        pal_http_complete(post->req, 200, pal_http_json_response(body));
+        post->n_replies = p->n_replies;
+        post->texts = pal_xcalloc(p->n_replies + 1, sizeof(char *));
+        post->quick_replies = pal_xcalloc(p->n_replies + 1, sizeof(char *));
+        for (size_t i = 0; i < p->n_replies; i++) {
+            post->texts[i] = pal_xstrdup(p->replies[i].text);
+            post->quick_replies[i] = p->replies[i].quick_replies_json
+                                         ? pal_xstrdup(p->replies[i].quick_replies_json)
+                                         : NULL;
+        }
+        pal_http_complete(post->req, 0, NULL);
         return;
     case PAL_PROGRESS_FAILED:
-        pal_http_complete(
-            post->req, 503,
-            pal_http_error_response("store_unavailable", "the message could not be stored", 5));
+        pal_http_complete(post->req, 0, NULL);
         return;
     }
 }
@@ -155,7 +208,8 @@ static bool post_message(pal_request *req, const char *bot)
     post->req = req;
     post->wait = !(wait && (strcmp(wait, "false") == 0 || strcmp(wait, "0") == 0));
     req->route_data = post;
-    req->route_data_free = free;
+    req->route_data_free = api_post_free;
+    req->build_response = api_answer;
     pal_submission s = {
         .bot_index = bot_index,
         .channel = "api",
