@@ -133,8 +133,9 @@ static const setting settings[] = {
         "messages per customer and minute, burst the same (0: no limit)"),
     INT(rate_ip_per_minute, 600, 0, 1000000, "PALABRE_RATE_IP_PER_MINUTE",
         "unauthenticated requests per IP address and minute (0: no limit)"),
-    INT(repeat_window_seconds, 600, 0, 7 * 24 * 3600, "PALABRE_REPEAT_WINDOW_SECONDS",
-        "the same look-up by the same customer is not answered twice within it (0: off)"),
+    INT(repeat_window_seconds, -1, -1, 7 * 24 * 3600, "PALABRE_REPEAT_WINDOW_SECONDS",
+        "the same look-up by the same customer is not answered twice within it "
+        "(-1: each bot's dedup_window; 0: off)"),
     INT(retry_base_ms, 500, 1, 3600000, "PALABRE_RETRY_BASE_MS",
         "first retry of a failed send after this, then doubling"),
     INT(retry_max_ms, 60000, 1, 86400000, "PALABRE_RETRY_MAX_MS",

@@ -71,10 +71,10 @@ typedef struct pal_config {
     int rate_customer_per_minute; /* default 120 (burst = same number) */
     int rate_ip_per_minute;       /* unauthenticated requests (webchat), default 600 */
     /* behaviour */
-    int repeat_window_seconds;  /* a customer's same look-up not answered twice; 600; 0: off */
-    int retry_base_ms;          /* outbox backoff: first retry after this, doubling, default 500 */
-    int retry_max_ms;           /* backoff cap, default 60000 */
-    int max_attempts;           /* then the reply fails for good, default 12 */
+    int repeat_window_seconds; /* same look-up not answered twice; -1: bot's dedup_window; 0: off */
+    int retry_base_ms;         /* outbox backoff: first retry after this, doubling, default 500 */
+    int retry_max_ms;          /* backoff cap, default 60000 */
+    int max_attempts;          /* then the reply fails for good, default 12 */
     int shutdown_grace_seconds; /* SIGTERM: finish in-flight work at most this long, default 10 */
     bool store_sync_full;       /* fsync each commit (default true) */
     /* bots */

@@ -88,6 +88,16 @@ bool pal_http_respond_json(pal_request *req, unsigned status, json_t *body)
     return pal_http_respond_with(req, status, pal_http_json_response(body));
 }
 
+bool pal_http_method_not_allowed(pal_request *req, const char *allow)
+{
+    char message[64];
+    snprintf(message, sizeof(message), "this address answers %s", allow);
+    struct MHD_Response *r = pal_http_error_response("method_not_allowed", message, 0);
+    if (r)
+        MHD_add_response_header(r, "Allow", allow);
+    return pal_http_respond_with(req, 405, r);
+}
+
 bool pal_http_respond_error(pal_request *req, unsigned status, const char *code,
                             const char *message, int retry_after_s)
 {
@@ -492,20 +502,49 @@ static bool route(pal_request *req)
     pal_server *server = req->server;
     const char *path = req->path;
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-    if (strcmp(path, "/healthz") == 0)
+    bool health = strcmp(path, "/healthz") == 0, ready = strcmp(path, "/readyz") == 0;
+    if ((health || ready) && !get)
+        return pal_http_method_not_allowed(req, "GET, HEAD");
+    if (health)
         return pal_http_respond_json(req, 200, json_pack("{ss}", "status", "ok"));
-    if (strcmp(path, "/readyz") == 0) {
-        bool ready = !atomic_load(&server->stopping) && pal_pipeline_ready(server->pipeline);
-        if (!ready)
+    if (ready) {
+        if (atomic_load(&server->stopping) || !pal_pipeline_ready(server->pipeline))
             return pal_http_respond_error(req, 503, "not_ready", "starting or stopping", 1);
         return pal_http_respond_json(req, 200, json_pack("{ss}", "status", "ready"));
     }
     if (pal_routes_api(req) || pal_routes_webchat(req))
         return true;
     if (!get)
-        return pal_http_respond_error(req, 405, "method_not_allowed",
-                                      "this address only answers GET", 0);
+        return pal_http_method_not_allowed(req, "GET, HEAD");
     return serve_static(req);
+}
+
+/* Requests whose length is ambiguous are refused before anything else
+ * (request smuggling): two Content-Length headers, or one together with
+ * Transfer-Encoding (RFC 9112, 6.1 and 6.3). */
+typedef struct length_headers {
+    int content_length, transfer_encoding;
+} length_headers;
+
+static enum MHD_Result count_length_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                           const char *value)
+{
+    length_headers *n = cls;
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, "Content-Length") == 0)
+        n->content_length++;
+    else if (strcasecmp(key, "Transfer-Encoding") == 0)
+        n->transfer_encoding++;
+    return MHD_YES;
+}
+
+static bool ambiguous_length(struct MHD_Connection *connection)
+{
+    length_headers n = {0, 0};
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, count_length_header, &n);
+    return n.content_length > 1 || (n.content_length > 0 && n.transfer_encoding > 0) ||
+           n.transfer_encoding > 1;
 }
 
 static void request_free(pal_request *req)
@@ -567,7 +606,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         client_ip(connection, req->client_ip, sizeof(req->client_ip));
         *con_cls = req;
         const char *length = pal_http_header(req, "Content-Length");
-        if (length) {
+        if (ambiguous_length(connection)) {
+            struct MHD_Response *r = pal_http_error_response(
+                "ambiguous_length", "conflicting Content-Length / Transfer-Encoding headers", 0);
+            if (r)
+                MHD_add_response_header(r, "Connection", "close");
+            pal_http_respond_with(req, 400, r);
+            req->refused = true;
+        } else if (length) {
             char *end;
             errno = 0;
             unsigned long long n = strtoull(length, &end, 10);

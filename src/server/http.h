@@ -87,6 +87,8 @@ struct pal_request {
 
 /* Answers with status and body (taken: decref'd here). Always true. */
 bool pal_http_respond_json(pal_request *req, unsigned status, json_t *body);
+/* Answers 405 with an Allow header listing allow (e.g. "GET, HEAD"). */
+bool pal_http_method_not_allowed(pal_request *req, const char *allow);
 /* Answers {"error":{"code","message"}}; retry_after_s > 0 adds Retry-After. */
 bool pal_http_respond_error(pal_request *req, unsigned status, const char *code,
                             const char *message, int retry_after_s);

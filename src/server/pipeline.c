@@ -851,7 +851,14 @@ static void process(worker *w, job *j)
                 j->rec.intent = job_keep(j, pal_xstrdup(turn.intent));
                 j->rec.confidence = turn.confidence;
             }
-            if (repeated_lookups(e, &seen, now, pal_bot_dedup_window(bot))) {
+            int window = p->options.repeat_window_seconds >= 0 ? p->options.repeat_window_seconds
+                                                               : pal_bot_dedup_window(bot);
+            /* Only a request answered in full counts: a turn that ends on a
+             * question ("which commune?") is a step of one request, and the
+             * answer to it runs the same look-up again. */
+            if (turn.flow)
+                seen.n = 0;
+            if (repeated_lookups(e, &seen, now, window)) {
                 j->rec.event_kind = "repeat_suppressed";
                 j->rec.inbound_status = "ignored";
             } else {

@@ -48,9 +48,10 @@ typedef struct pal_pipeline_bot {
 } pal_pipeline_bot;
 
 typedef struct pal_pipeline_options {
-    int engine_threads;                            /* >= 1 */
-    int delivery_threads;                          /* >= 1 */
-    int queue_limit;                               /* submissions in flight, >= 1 */
+    int engine_threads;        /* >= 1 */
+    int delivery_threads;      /* >= 1 */
+    int queue_limit;           /* submissions in flight, >= 1 */
+    int repeat_window_seconds; /* -1: each bot\'s dedup_window; 0: off; else for every bot */
     int retry_base_ms, retry_max_ms, max_attempts; /* outbox backoff */
 } pal_pipeline_options;
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/mem.h"
 #include "channels/api.h"
@@ -36,7 +37,8 @@ static bool authorized(pal_request *req)
     const char *auth = pal_http_header(req, "Authorization");
     const char *token = req->server->api_token;
     static const char bearer[] = "Bearer ";
-    if (!auth || !token || strncmp(auth, bearer, sizeof(bearer) - 1) != 0)
+    /* the scheme is case-insensitive (RFC 9110, 11.1) */
+    if (!auth || !token || strncasecmp(auth, bearer, sizeof(bearer) - 1) != 0)
         return false;
     auth += sizeof(bearer) - 1;
     size_t n = strlen(auth);
@@ -327,18 +329,18 @@ bool pal_routes_api(pal_request *req)
         memcpy(bot, name, (size_t)(slash - name));
         bot[slash - name] = '\0';
         if (!post)
-            return pal_http_respond_error(req, 405, "method_not_allowed", "use POST", 0);
+            return pal_http_method_not_allowed(req, "POST");
         return post_message(req, bot);
     }
     if (strcmp(path, conversations) == 0) {
         if (!get)
-            return pal_http_respond_error(req, 405, "method_not_allowed", "use GET", 0);
+            return pal_http_method_not_allowed(req, "GET");
         return list_conversations(req);
     }
     if (strncmp(path, conversations, sizeof(conversations) - 1) == 0 &&
         path[sizeof(conversations) - 1] == '/') {
         if (!get)
-            return pal_http_respond_error(req, 405, "method_not_allowed", "use GET", 0);
+            return pal_http_method_not_allowed(req, "GET");
         return get_conversation(req, path + sizeof(conversations));
     }
     return pal_http_respond_error(req, 404, "not_found", "no such address", 0);

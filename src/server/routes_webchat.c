@@ -244,12 +244,12 @@ static bool events(pal_request *req, size_t bot_index, const visitor *v)
     const char *query = pal_http_query(req, "after");
     const char *from = last ? last : query;
     if (from) {
-        char *end;
-        long long n = strtoll(from, &end, 10);
-        if (*end || n < 0)
+        /* digits only, at most 18 of them: no sign, no overflow */
+        size_t digits = strspn(from, "0123456789");
+        if (digits == 0 || digits > 18 || from[digits] != '\0')
             return pal_http_respond_error(req, 400, "invalid_after", "after must be a message id",
                                           0);
-        after = n;
+        after = strtoll(from, NULL, 10);
     }
     if (limited(req, v, false))
         return true;
@@ -265,8 +265,7 @@ bool pal_routes_webchat(pal_request *req)
     bool get = strcmp(req->method, "GET") == 0;
     bool post = strcmp(req->method, "POST") == 0;
     if (strcmp(path, "bots") == 0)
-        return get ? list_bots(req)
-                   : pal_http_respond_error(req, 405, "method_not_allowed", "use GET", 0);
+        return get ? list_bots(req) : pal_http_method_not_allowed(req, "GET");
     const char *slash = strchr(path, '/');
     char bot[128];
     size_t bot_index;
@@ -280,13 +279,10 @@ bool pal_routes_webchat(pal_request *req)
     visitor_of(req, &v);
     const char *what = slash + 1;
     if (strcmp(what, "messages") == 0)
-        return post ? post_message(req, bot_index, &v)
-                    : pal_http_respond_error(req, 405, "method_not_allowed", "use POST", 0);
+        return post ? post_message(req, bot_index, &v) : pal_http_method_not_allowed(req, "POST");
     if (strcmp(what, "history") == 0)
-        return get ? history(req, bot_index, &v)
-                   : pal_http_respond_error(req, 405, "method_not_allowed", "use GET", 0);
+        return get ? history(req, bot_index, &v) : pal_http_method_not_allowed(req, "GET");
     if (strcmp(what, "events") == 0)
-        return get ? events(req, bot_index, &v)
-                   : pal_http_respond_error(req, 405, "method_not_allowed", "use GET", 0);
+        return get ? events(req, bot_index, &v) : pal_http_method_not_allowed(req, "GET");
     return pal_http_respond_error(req, 404, "not_found", "no such address", 0);
 }

@@ -137,10 +137,11 @@ static const char *const migrations[] = {
 
 enum {
     BUSY_TIMEOUT_MS = 5000,
-    /* Pages of WAL before the committing writer checkpoints (4 KiB pages: 40 MiB). Larger
-     * than SQLite's 1000 so that a write-heavy load checkpoints (and, with synchronous=normal,
-     * syncs) rarely; readers pay a little more to search a longer WAL. */
-    WAL_AUTOCHECKPOINT_PAGES = 10000,
+    /* Pages of WAL before the committing writer checkpoints (8 KiB pages: 40 MiB). More than
+     * SQLite's 4 MiB so that a write-heavy load checkpoints (and, with synchronous=normal,
+     * syncs) rarely and rewrites a hot page once per checkpoint, not once per 4 MiB; readers
+     * pay a little to search a longer WAL. */
+    WAL_AUTOCHECKPOINT_PAGES = 5000,
     /* Per-connection page caches, in KiB (negative cache_size). The writer's holds the hot
      * conversations, identities and index pages of a busy server. */
     WRITER_CACHE_KIB = 64 * 1024,
@@ -150,6 +151,11 @@ enum {
 };
 /* WAL size kept on disk after a checkpoint resets it. */
 #define JOURNAL_SIZE_LIMIT_BYTES "67108864"
+/* For a new file: a commit writes every page it dirtied to the WAL, and a batch of messages
+ * dirties pages all over the conversations and the message indexes. 8 KiB pages halve the
+ * number of WAL frames (and write calls) for the same bytes; measured: fewer instructions
+ * per message than 4 KiB, and no more bytes written. */
+#define PAGE_SIZE_BYTES "8192"
 
 /* ---- statements ------------------------------------------------------------------------ */
 
@@ -190,12 +196,14 @@ static const char *const writer_sql[W_COUNT] = {
     [W_BEGIN] = "BEGIN IMMEDIATE",
     [W_COMMIT] = "COMMIT",
     [W_ROLLBACK] = "ROLLBACK",
-    [W_IDENTITY_FIND] = "SELECT i.id, i.customer_id, c.id FROM identities i "
-                        "LEFT JOIN conversations c ON c.customer_id = i.customer_id AND c.bot = i.bot "
-                        "WHERE i.channel = ?2 AND i.external_id = ?3 AND i.bot = ?1",
+    [W_IDENTITY_FIND] =
+        "SELECT i.id, i.customer_id, c.id FROM identities i "
+        "LEFT JOIN conversations c ON c.customer_id = i.customer_id AND c.bot = i.bot "
+        "WHERE i.channel = ?2 AND i.external_id = ?3 AND i.bot = ?1",
     [W_CUSTOMER_INSERT] = "INSERT INTO customers (created_at) VALUES (?1)",
-    [W_IDENTITY_INSERT] = "INSERT INTO identities (bot, channel, external_id, customer_id, created_at) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [W_IDENTITY_INSERT] =
+        "INSERT INTO identities (bot, channel, external_id, customer_id, created_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)",
     [W_CONVERSATION_INSERT] = "INSERT INTO conversations (bot, customer_id, mode, created_at, "
                               "updated_at) VALUES (?1, ?2, 'bot', ?3, ?3)",
     /* A duplicate dedup key violates messages_dedup: nothing is inserted, changes() is 0. */
@@ -225,7 +233,8 @@ static const char *const writer_sql[W_COUNT] = {
                         "VALUES (?1, 'palabre-' || ?1, ?2)",
     [W_IDENTITY_EXISTS] = "SELECT 1 FROM identities WHERE id = ?1",
     [W_CONSENT_UPDATE] = "UPDATE identities SET opted_out = ?2, consent_at = ?3 WHERE id = ?1",
-    [W_EVENT_INSERT] = "INSERT INTO events (conversation_id, kind, data, at) VALUES (?1, ?2, ?3, ?4)",
+    [W_EVENT_INSERT] =
+        "INSERT INTO events (conversation_id, kind, data, at) VALUES (?1, ?2, ?3, ?4)",
     [W_OUTBOX_DELETE] = "DELETE FROM outbox WHERE message_id = ?1",
     [W_OUTBOX_RESCHEDULE] = "UPDATE outbox SET next_attempt_at = ?2 WHERE message_id = ?1",
     [W_MESSAGE_SENT] = "UPDATE messages SET status = 'sent', sent_at = ?2, "
@@ -681,8 +690,7 @@ static pal_err put_text(json_t *object, const char *key, sqlite3_stmt *st, int c
     return PAL_OK;
 }
 
-static void put_time(json_t *object, const char *key, sqlite3_stmt *st, int column,
-                     bool skip_null)
+static void put_time(json_t *object, const char *key, sqlite3_stmt *st, int column, bool skip_null)
 {
     if (sqlite3_column_type(st, column) == SQLITE_NULL) {
         if (!skip_null)
@@ -781,6 +789,10 @@ static int configure_writer(sqlite3 *db, bool sync_full)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    if (rc != SQLITE_OK)
+        goto out;
+    /* Only takes effect while the file is empty, before it is in WAL mode. */
+    rc = exec(db, "PRAGMA page_size = " PAGE_SIZE_BYTES);
     if (rc != SQLITE_OK)
         goto out;
     rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
@@ -1429,8 +1441,7 @@ pal_err pal_store_outbox_retry(pal_store *store, int64_t message_id, int64_t nex
                          &next_attempt_at, W_MESSAGE_RETRY, error, 0);
 }
 
-pal_err pal_store_outbox_failed(pal_store *store, int64_t message_id, const char *error,
-                                int64_t at)
+pal_err pal_store_outbox_failed(pal_store *store, int64_t message_id, const char *error, int64_t at)
 {
     if (!store)
         return PAL_ERR_INVALID;
@@ -1548,8 +1559,8 @@ pal_err pal_store_reader_open(pal_store *store, pal_store_reader **out)
     err = PAL_ERR_INTERNAL;
     reader = pal_xcalloc(1, sizeof(*reader));
     /* Only store->path (never changed after open) and the atomic count are shared. */
-    rc = sqlite3_open_v2(store->path, &reader->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                         NULL);
+    rc =
+        sqlite3_open_v2(store->path, &reader->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         err = translate(rc);
         goto out;
@@ -1655,9 +1666,8 @@ void pal_conversation_row_clear(pal_conversation_row *row)
     memset(row, 0, sizeof(*row));
 }
 
-pal_err pal_store_find_conversation(pal_store_reader *reader, const char *bot,
-                                    const char *channel, const char *external_user,
-                                    int64_t *conversation_id)
+pal_err pal_store_find_conversation(pal_store_reader *reader, const char *bot, const char *channel,
+                                    const char *external_user, int64_t *conversation_id)
 {
     if (!reader || !bot || !channel || !external_user || !conversation_id)
         return PAL_ERR_INVALID;

@@ -162,7 +162,7 @@ static void defaults_are_the_documented_ones(void **state)
     assert_int_equal(c->queue_limit, 20000);
     assert_int_equal(c->rate_customer_per_minute, 120);
     assert_int_equal(c->rate_ip_per_minute, 600);
-    assert_int_equal(c->repeat_window_seconds, 600);
+    assert_int_equal(c->repeat_window_seconds, -1);
     assert_int_equal(c->retry_base_ms, 500);
     assert_int_equal(c->retry_max_ms, 60000);
     assert_int_equal(c->max_attempts, 12);
