@@ -72,8 +72,9 @@ static json_t *stored_replies(pal_server *server, int64_t message_id, bool *proc
         json_array_foreach(messages, i, m)
         {
             json_t *quick = json_object_get(m, "quick_replies");
-            json_array_append_new(out, json_pack("{sOsO}", "text", json_object_get(m, "text"),
-                                                 "quick_replies", quick ? quick : json_array()));
+            json_array_append_new(out, json_pack("{sOso}", "text", json_object_get(m, "text"),
+                                                 "quick_replies",
+                                                 quick ? json_incref(quick) : json_array()));
         }
         json_decref(messages);
     }
@@ -136,9 +137,9 @@ static struct MHD_Response *api_answer(pal_request *req, unsigned *status)
         replies[i].text = post->texts[i];
         replies[i].quick_replies_json = post->quick_replies[i];
     }
-    body = json_pack("{sIsIso}", "message_id", (json_int_t)post->message_id, "conversation_id",
-                     (json_int_t)post->conversation_id, "replies",
-                     replies_json(replies, post->n_replies));
+    body = json_pack("{sIsIsbso}", "message_id", (json_int_t)post->message_id,
+                     "conversation_id", (json_int_t)post->conversation_id, "duplicate", 0,
+                     "replies", replies_json(replies, post->n_replies));
     free(replies);
     *status = 200;
     return pal_http_json_response(body);
@@ -281,6 +282,9 @@ static bool list_conversations(pal_request *req)
     f.channel = pal_http_query(req, "channel");
     if (f.external_user && !f.channel)
         f.channel = "api";
+    if (f.channel && !f.external_user)
+        return pal_http_respond_error(req, 400, "invalid_filter",
+                                      "channel filters only together with customer", 0);
     if (before && !parse_id(before, &f.before))
         return pal_http_respond_error(req, 400, "invalid_before", "before must be an id", 0);
     if (limit) {
