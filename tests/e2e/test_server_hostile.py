@@ -18,6 +18,7 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import socket
 import threading
 import time
@@ -40,11 +41,8 @@ def hostile(tmp_path_factory):
     """A server with a copy of web/ that holds symbolic links leading out of it."""
     base = tmp_path_factory.mktemp("hostile")
     web = base / "web"
-    web.mkdir()
     src = os.path.join(os.path.dirname(__file__), "..", "..", "web")
-    for name in os.listdir(src):
-        with open(os.path.join(src, name), "rb") as f:
-            (web / name).write_bytes(f.read())
+    shutil.copytree(src, web)
     outside = base / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text(SECRET)
