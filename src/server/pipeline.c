@@ -980,9 +980,20 @@ static bool find_bot(const pal_pipeline *p, const char *name, size_t *index)
     return false;
 }
 
+/* Work found in the store at start, read in full before any thread runs:
+ * the writer's connection must not be read while the writer writes on it,
+ * and a reply recovery creates must not be found again by the outbox scan. */
+typedef struct recovery {
+    pal_pipeline *p;
+    job *jobs, *jobs_tail;
+    pal_delivery_item *items, *items_tail;
+    size_t n_jobs, n_items;
+} recovery;
+
 static bool recover_inbound(void *ctx, const pal_pending_inbound *m)
 {
-    pal_pipeline *p = ctx;
+    recovery *r = ctx;
+    pal_pipeline *p = r->p;
     size_t bot_index;
     if (!find_bot(p, m->bot, &bot_index)) {
         pal_log(PAL_LOG_WARN, "pipeline", "message=%lld for bot %s not loaded: left pending",
@@ -1004,22 +1015,66 @@ static bool recover_inbound(void *ctx, const pal_pending_inbound *m)
     j->ing.conversation_id = m->conversation_id;
     j->ing.customer_id = m->customer_id;
     j->ing.identity_id = m->identity_id;
-    dispatch_to_worker(p, j);
+    j->counted = true; /* a stop waits for it like for any accepted message */
+    if (r->jobs_tail)
+        r->jobs_tail->link.next = &j->link;
+    else
+        r->jobs = j;
+    r->jobs_tail = j;
+    r->n_jobs++;
     return true;
 }
 
 static bool recover_outbox(void *ctx, const pal_outbox_item *o)
 {
-    pal_pipeline *p = ctx;
+    recovery *r = ctx;
     size_t bot_index;
-    if (!find_bot(p, o->bot, &bot_index))
+    if (!find_bot(r->p, o->bot, &bot_index))
         return true;
-    pal_deliverer_enqueue(p->deliverer,
-                          pal_delivery_item_new(o->message_id, o->conversation_id, bot_index,
-                                                o->channel, o->external_user, o->address, o->text,
-                                                o->quick_replies_json, o->idempotency_key,
-                                                o->attempts, o->next_attempt_at));
+    pal_delivery_item *item = pal_delivery_item_new(
+        o->message_id, o->conversation_id, bot_index, o->channel, o->external_user, o->address,
+        o->text, o->quick_replies_json, o->idempotency_key, o->attempts, o->next_attempt_at);
+    if (r->items_tail)
+        r->items_tail->link.next = &item->link;
+    else
+        r->items = item;
+    r->items_tail = item;
+    r->n_items++;
     return true;
+}
+
+static void recovery_free(recovery *r)
+{
+    for (job *j = r->jobs; j;) {
+        job *next = (job *)j->link.next;
+        job_free(j);
+        j = next;
+    }
+    for (pal_delivery_item *it = r->items; it;) {
+        pal_delivery_item *next = (pal_delivery_item *)it->link.next;
+        pal_delivery_item_free(it);
+        it = next;
+    }
+}
+
+/* Hands the recovered work out: the replies pending before the crash
+ * first, so a conversation's older replies go out before newer ones. */
+static void recovery_dispatch(pal_pipeline *p, recovery *r)
+{
+    for (pal_delivery_item *it = r->items; it;) {
+        pal_delivery_item *next = (pal_delivery_item *)it->link.next;
+        pal_deliverer_enqueue(p->deliverer, it);
+        it = next;
+    }
+    for (job *j = r->jobs; j;) {
+        job *next = (job *)j->link.next;
+        atomic_fetch_add(&p->in_flight, 1);
+        dispatch_to_worker(p, j);
+        j = next;
+    }
+    if (r->n_jobs || r->n_items)
+        pal_log(PAL_LOG_INFO, "pipeline", "recovered %zu unprocessed messages, %zu pending replies",
+                r->n_jobs, r->n_items);
 }
 
 /* ---- start and stop ---------------------------------------------------- */
@@ -1055,6 +1110,26 @@ pal_err pal_pipeline_start(pal_store *store, const pal_pipeline_bot *bots, size_
             abort(); /* at start, before any request: nothing to lose */
         }
     }
+    recovery rec = {.p = p};
+    err = pal_store_pending_inbound(store, recover_inbound, &rec);
+    if (!err)
+        err = pal_store_outbox_pending(store, recover_outbox, &rec);
+    if (err) {
+        pal_log(PAL_LOG_ERR, "pipeline", "recovery failed: %s", pal_err_str(err));
+        recovery_free(&rec);
+        for (int i = 0; i < p->n_workers; i++) {
+            worker *w = &p->workers[i];
+            pal_analyzer_free(w->analyzer);
+            pal_arena_free(w->arena);
+            pal_store_reader_close(w->reader);
+            pal_queue_destroy(&w->inbox);
+        }
+        free(p->workers);
+        pal_queue_destroy(&p->writer_inbox);
+        pthread_mutex_destroy(&p->watch_mutex);
+        free(p);
+        return err;
+    }
     pal_delivery_host host = {.ctx = p, .sender = host_sender, .outcome = host_outcome};
     err = pal_deliverer_start(options->delivery_threads, options->retry_base_ms,
                               options->retry_max_ms, options->max_attempts, &host, &p->deliverer);
@@ -1065,16 +1140,7 @@ pal_err pal_pipeline_start(pal_store *store, const pal_pipeline_bot *bots, size_
     for (int i = 0; i < p->n_workers; i++)
         if (pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]) != 0)
             abort();
-    /* Recovery: the writer is idle until requests come, so reading through
-     * it here is safe; the work found goes to the workers like new work. */
-    err = pal_store_pending_inbound(store, recover_inbound, p);
-    if (!err)
-        err = pal_store_outbox_pending(store, recover_outbox, p);
-    if (err) {
-        pal_log(PAL_LOG_ERR, "pipeline", "recovery failed: %s", pal_err_str(err));
-        pal_pipeline_stop(p, now_ms());
-        return err;
-    }
+    recovery_dispatch(p, &rec);
     atomic_store(&p->accepting, true);
     atomic_store(&p->ready, true);
     *out = p;
