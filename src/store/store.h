@@ -65,16 +65,17 @@ int pal_store_schema_version(void);
 /* ---- writing (the writer thread only) -------------------------------- */
 
 pal_err pal_store_begin(pal_store *store);
+/* On error the transaction is rolled back: nothing of it is written. */
 pal_err pal_store_commit(pal_store *store);
 /* Undoes everything since pal_store_begin(); always leaves no transaction. */
 void pal_store_rollback(pal_store *store);
 
 /* A message from a customer, as a channel adapter parsed it. Borrowed. */
 typedef struct pal_inbound {
-    const char *bot;           /* the bot's name */
-    const char *channel;       /* "api", "webchat", "messenger", ... */
-    const char *external_user; /* the customer's id on that channel */
-    const char *dedup_key;     /* unique per (bot, channel) for one message, or NULL */
+    const char *bot;                /* the bot's name */
+    const char *channel;            /* "api", "webchat", "messenger", ... */
+    const char *external_user;      /* the customer's id on that channel */
+    const char *dedup_key;          /* unique per (bot, channel) for one message, or NULL */
     const char *channel_message_id; /* the platform's id of the message, or NULL */
     const char *text;               /* UTF-8, NUL-terminated */
     const char *address; /* JSON text saying where replies go (channel-specific), or NULL */
@@ -143,8 +144,9 @@ typedef struct pal_turn_record {
  * replies[i]; reply_ids may be NULL when n_replies is 0), an outbox row
  * per reply when delivery is PAL_DELIVERY_OUTBOX (idempotency key
  * "palabre-<message id>"), consent, and the event. Inside a transaction.
- * Errors: PAL_ERR_NOT_FOUND (no such conversation/message),
- * PAL_ERR_INTERNAL. */
+ * Errors: PAL_ERR_NOT_FOUND (no such conversation/message/identity) and
+ * PAL_ERR_STATE (the message was processed already) write nothing;
+ * PAL_ERR_INTERNAL (roll back). */
 pal_err pal_store_record_turn(pal_store *store, const pal_turn_record *turn,
                               int64_t *reply_ids /* OUT: n_replies ids */);
 
@@ -216,9 +218,8 @@ void pal_conversation_row_clear(pal_conversation_row *row); /* frees the strings
 
 /* The conversation of (bot, channel, external_user), when the customer has
  * written before: PAL_ERR_NOT_FOUND otherwise. */
-pal_err pal_store_find_conversation(pal_store_reader *reader, const char *bot,
-                                    const char *channel, const char *external_user,
-                                    int64_t *conversation_id);
+pal_err pal_store_find_conversation(pal_store_reader *reader, const char *bot, const char *channel,
+                                    const char *external_user, int64_t *conversation_id);
 
 /* One message as the API shows it: a JSON object
  *   {"id", "conversation_id", "direction": "in"|"out", "channel", "text",
@@ -234,14 +235,14 @@ pal_err pal_store_replies_to(pal_store_reader *reader, int64_t message_id, json_
                              bool *processed);
 
 /* Messages of a conversation with id > after_id, oldest first, at most
- * limit, as a new JSON array (caller frees with json_decref). */
+ * limit (1..1000), as a new JSON array (caller frees with json_decref). */
 pal_err pal_store_messages_after(pal_store_reader *reader, int64_t conversation_id,
                                  int64_t after_id, int limit, json_t **out);
 
 /* A conversation as a new JSON object (caller frees with json_decref):
  *   {"id", "bot", "customer": {"id", "identities": [{"channel", "external_id"}]},
  *    "mode", "lang", "created_at", "updated_at", "messages": [...] }
- * with at most max_messages messages (the most recent, oldest first) and
+ * with at most max_messages (0..1000) messages (the most recent, oldest first) and
  * "messages_truncated": true when there were more.
  * PAL_ERR_NOT_FOUND when there is no such conversation. */
 pal_err pal_store_conversation_json(pal_store_reader *reader, int64_t conversation_id,
