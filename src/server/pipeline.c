@@ -37,12 +37,14 @@ enum {
     RECENT_MAX = 16,           /* look-ups remembered per conversation */
     TURN_LOOKUPS_MAX = 8,      /* look-ups remembered per turn */
     HEARTBEAT_MS = 15000,
-    MAX_REPROCESS = 3, /* a turn whose commit failed is processed again this often */
+    MAX_REPROCESS = 3,   /* a turn whose commit failed is processed again this often */
+    DEDUP_SEEN_MAX = 32, /* dedup keys a worker remembers per customer */
 };
 
 typedef enum job_kind {
-    JOB_INGEST,        /* a new message: store it */
-    JOB_TURN,          /* a processed message: record the turn */
+    JOB_NEW,           /* a new message, on its way to its worker */
+    JOB_MESSAGE,       /* processed by its worker: store it and its turn together */
+    JOB_TURN,          /* a message stored earlier, now processed: record the turn */
     JOB_OUTBOX_RESULT, /* a delivery outcome: record it */
 } job_kind;
 
@@ -62,7 +64,10 @@ typedef struct job {
     bool want_processed;
     bool counted; /* holds one of queue_limit's places */
     bool recovered;
+    bool ingested; /* stored before processing (recovery): ing is valid */
+    bool skip;     /* its worker saw its dedup key before: store nothing new */
     int reprocessed;
+    uint64_t identity; /* identity_key(): picks the worker */
     pal_ingested ing;
     /* the turn (worker) */
     conv_entry *entry;
@@ -73,7 +78,6 @@ typedef struct job {
     size_t n_strings;
     char *state_json, *meta_json;
     int64_t *reply_ids;
-    char event_data[160];
     /* a delivery outcome */
     pal_delivery_item *item; /* borrowed from the deliverer until recorded */
     pal_send_result result;
@@ -85,8 +89,11 @@ typedef struct job {
 } job;
 
 struct conv_entry {
-    int64_t id;
+    uint64_t identity; /* the customer (bot, channel, external id) it is keyed by */
     size_t bot_index;
+    char *channel, *external_user;
+    uint64_t dedup_seen[DEDUP_SEEN_MAX]; /* hashes of recent dedup keys, a ring */
+    size_t dedup_next;
     pal_conversation *conversation;
     char **opted_out; /* channels the customer opted out of */
     size_t n_opted_out;
@@ -166,7 +173,7 @@ static job *job_new(const pal_submission *s, int64_t at)
         dst[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
         p += len[i];
     }
-    j->kind = JOB_INGEST;
+    j->kind = JOB_NEW;
     j->bot_index = s->bot_index;
     j->in.channel = dst[0];
     j->in.external_user = dst[1];
@@ -321,7 +328,7 @@ static void notify_watchers(pal_pipeline *p, touched *t, size_t n, bool heartbea
 
 static void dispatch_to_worker(pal_pipeline *p, job *j)
 {
-    worker *w = &p->workers[(uint64_t)j->ing.conversation_id % (uint64_t)p->n_workers];
+    worker *w = &p->workers[(j->identity >> 7) % (uint64_t)p->n_workers];
     pal_queue_push(&w->inbox, &j->link);
 }
 
@@ -332,9 +339,20 @@ static const char *bot_name(const pal_pipeline *p, size_t bot_index)
 
 static pal_err write_job(pal_pipeline *p, job *j)
 {
+    pal_err err;
     switch (j->kind) {
-    case JOB_INGEST:
-        return pal_store_ingest(p->store, &j->in, &j->ing);
+    case JOB_NEW:
+        return PAL_ERR_INTERNAL; /* never queued for the writer */
+    case JOB_MESSAGE:
+        err = pal_store_ingest(p->store, &j->in, &j->ing);
+        if (err || j->skip || j->ing.duplicate)
+            return err;
+        j->rec.message_id = j->ing.message_id;
+        j->rec.conversation_id = j->ing.conversation_id;
+        j->rec.identity_id = j->ing.identity_id;
+        if (j->n_replies > 0)
+            j->reply_ids = pal_xcalloc(j->n_replies, sizeof(*j->reply_ids));
+        return pal_store_record_turn(p->store, &j->rec, j->reply_ids);
     case JOB_TURN:
         if (j->n_replies > 0)
             j->reply_ids = pal_xcalloc(j->n_replies, sizeof(*j->reply_ids));
@@ -342,7 +360,6 @@ static pal_err write_job(pal_pipeline *p, job *j)
     case JOB_OUTBOX_RESULT: {
         const pal_delivery_item *it = j->item;
         int64_t at = now_ms();
-        pal_err err;
         if (j->result.outcome == PAL_SEND_OK)
             err =
                 pal_store_outbox_sent(p->store, it->message_id,
@@ -369,34 +386,63 @@ static void touch(const pal_pipeline *p, const job *j, touched *t, size_t *n)
     (*n)++;
 }
 
+static void deliver_replies(pal_pipeline *p, job *j)
+{
+    if (j->rec.delivery != PAL_DELIVERY_OUTBOX)
+        return;
+    for (size_t i = 0; i < j->n_replies; i++) {
+        char key[48];
+        snprintf(key, sizeof(key), "palabre-%lld", (long long)j->reply_ids[i]);
+        pal_deliverer_enqueue(
+            p->deliverer,
+            pal_delivery_item_new(j->reply_ids[i], j->ing.conversation_id, j->bot_index,
+                                  j->in.channel, j->in.external_user, j->in.address,
+                                  j->replies[i].text, j->replies[i].quick_replies_json, key, 0, 0));
+    }
+}
+
 static void after_commit(pal_pipeline *p, job *j, touched *t, size_t *n_touched)
 {
     switch (j->kind) {
-    case JOB_INGEST:
-        progress(j, PAL_PROGRESS_STORED);
+    case JOB_NEW:
+        return;
+    case JOB_MESSAGE:
+        if (j->skip) {
+            progress(j, PAL_PROGRESS_STORED);
+            if (j->ing.duplicate) {
+                job_done(p, j);
+                return;
+            }
+            /* its worker thought it a duplicate but the store does not know
+             * it (the first copy was never stored): it is stored now, as
+             * received, and goes back to be processed */
+            touch(p, j, t, n_touched);
+            j->skip = false;
+            j->ingested = true;
+            j->kind = JOB_NEW;
+            dispatch_to_worker(p, j);
+            return;
+        }
+        atomic_fetch_sub(&j->entry->pending, 1);
         if (j->ing.duplicate) {
+            /* processed in memory but the store had it: reload the state */
+            atomic_store(&j->entry->stale, true);
+            progress(j, PAL_PROGRESS_STORED);
             job_done(p, j);
             return;
         }
         touch(p, j, t, n_touched);
-        dispatch_to_worker(p, j);
+        progress(j, PAL_PROGRESS_STORED);
+        deliver_replies(p, j);
+        if (j->want_processed)
+            progress(j, PAL_PROGRESS_PROCESSED);
+        job_done(p, j);
         return;
     case JOB_TURN:
         atomic_fetch_sub(&j->entry->pending, 1);
         if (j->n_replies > 0)
             touch(p, j, t, n_touched);
-        if (j->rec.delivery == PAL_DELIVERY_OUTBOX) {
-            for (size_t i = 0; i < j->n_replies; i++) {
-                char key[48];
-                snprintf(key, sizeof(key), "palabre-%lld", (long long)j->reply_ids[i]);
-                pal_deliverer_enqueue(
-                    p->deliverer,
-                    pal_delivery_item_new(j->reply_ids[i], j->ing.conversation_id, j->bot_index,
-                                          j->in.channel, j->in.external_user, j->in.address,
-                                          j->replies[i].text, j->replies[i].quick_replies_json, key,
-                                          0, 0));
-            }
-        }
+        deliver_replies(p, j);
         if (j->want_processed)
             progress(j, PAL_PROGRESS_PROCESSED);
         job_done(p, j);
@@ -415,7 +461,14 @@ static void after_commit(pal_pipeline *p, job *j, touched *t, size_t *n_touched)
 static void after_rollback(pal_pipeline *p, job *j)
 {
     switch (j->kind) {
-    case JOB_INGEST:
+    case JOB_NEW:
+        return;
+    case JOB_MESSAGE:
+        /* nothing was stored, nothing is acknowledged: the client retries */
+        if (!j->skip) {
+            atomic_store(&j->entry->stale, true);
+            atomic_fetch_sub(&j->entry->pending, 1);
+        }
         progress(j, PAL_PROGRESS_FAILED);
         job_done(p, j);
         return;
@@ -434,7 +487,7 @@ static void after_rollback(pal_pipeline *p, job *j)
             job_done(p, j);
             return;
         }
-        j->kind = JOB_INGEST;
+        j->kind = JOB_NEW;
         dispatch_to_worker(p, j);
         return;
     case JOB_OUTBOX_RESULT:
@@ -503,12 +556,14 @@ static void entry_free(conv_entry *e)
     for (size_t i = 0; i < e->n_opted_out; i++)
         free(e->opted_out[i]);
     free(e->opted_out);
+    free(e->channel);
+    free(e->external_user);
     free(e);
 }
 
-static size_t bucket_of(const worker *w, int64_t id)
+static size_t bucket_of(const worker *w, uint64_t identity)
 {
-    return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ULL) >> 20) & (w->n_buckets - 1);
+    return (size_t)(identity * 0x9E3779B97F4A7C15ULL >> 20) & (w->n_buckets - 1);
 }
 
 static void lru_unlink(worker *w, conv_entry *e)
@@ -537,7 +592,7 @@ static void lru_front(worker *w, conv_entry *e)
 
 static void cache_remove(worker *w, conv_entry *e)
 {
-    conv_entry **pp = &w->buckets[bucket_of(w, e->id)];
+    conv_entry **pp = &w->buckets[bucket_of(w, e->identity)];
     while (*pp && *pp != e)
         pp = &(*pp)->hash_next;
     if (*pp)
@@ -557,7 +612,7 @@ static void cache_grow(worker *w)
         conv_entry *e = old[i];
         while (e) {
             conv_entry *next = e->hash_next;
-            size_t b = bucket_of(w, e->id);
+            size_t b = bucket_of(w, e->identity);
             e->hash_next = w->buckets[b];
             w->buckets[b] = e;
             e = next;
@@ -627,37 +682,35 @@ static char *meta_json(const conv_entry *e)
 
 /* The conversation of job j, from memory or from the store. NULL when it
  * cannot be loaded (logged). */
-static conv_entry *conversation_for(worker *w, const job *j)
+static bool entry_is(const conv_entry *e, const job *j)
 {
-    pal_pipeline *p = w->owner;
-    int64_t id = j->ing.conversation_id;
-    if (w->n_buckets == 0)
-        cache_grow(w);
-    for (conv_entry *e = w->buckets[bucket_of(w, id)]; e; e = e->hash_next) {
-        if (e->id != id)
-            continue;
-        if (atomic_load(&e->stale) && atomic_load(&e->pending) == 0) {
-            cache_remove(w, e);
-            break;
-        }
-        lru_unlink(w, e);
-        lru_front(w, e);
-        return e;
-    }
-    const pal_bot *bot = p->bots[j->bot_index].bot;
-    conv_entry *e = pal_xcalloc(1, sizeof(*e));
-    e->id = id;
-    e->bot_index = j->bot_index;
-    atomic_init(&e->pending, 0);
-    atomic_init(&e->stale, false);
+    return e->identity == j->identity && e->bot_index == j->bot_index &&
+           strcmp(e->channel, j->in.channel) == 0 &&
+           strcmp(e->external_user, j->in.external_user) == 0;
+}
+
+/* The saved conversation of j's customer into e (none yet: a new one). */
+static pal_err load_entry(worker *w, conv_entry *e, const job *j)
+{
+    const pal_bot *bot = w->owner->bots[j->bot_index].bot;
     pal_conversation_row row;
+    int64_t id = j->ingested ? j->ing.conversation_id : 0;
+    pal_err err = PAL_OK;
     memset(&row, 0, sizeof(row));
-    pal_err err = pal_store_load_conversation(w->reader, id, &row);
+    if (!id) {
+        err = pal_store_find_conversation(w->reader, j->in.bot, j->in.channel, j->in.external_user,
+                                          &id);
+        if (err == PAL_ERR_NOT_FOUND) {
+            id = 0;
+            err = PAL_OK;
+        }
+    }
+    if (!err && id)
+        err = pal_store_load_conversation(w->reader, id, &row);
     if (err) {
         pal_log(PAL_LOG_ERR, "pipeline", "conversation=%lld cannot be loaded: %s", (long long)id,
                 pal_err_str(err));
-        free(e);
-        return NULL;
+        return err;
     }
     if (row.state_json && pal_conversation_from_json(bot, row.state_json, strlen(row.state_json),
                                                      &e->conversation) != PAL_OK) {
@@ -674,15 +727,66 @@ static conv_entry *conversation_for(worker *w, const job *j)
     }
     meta_parse(e, row.meta_json);
     pal_conversation_row_clear(&row);
+    return PAL_OK;
+}
+
+/* The conversation of job j's customer, from memory or from the store. NULL
+ * when it cannot be loaded (logged). */
+static conv_entry *conversation_for(worker *w, const job *j)
+{
+    if (w->n_buckets == 0)
+        cache_grow(w);
+    for (conv_entry *e = w->buckets[bucket_of(w, j->identity)]; e; e = e->hash_next) {
+        if (!entry_is(e, j))
+            continue;
+        if (atomic_load(&e->stale) && atomic_load(&e->pending) == 0) {
+            cache_remove(w, e);
+            break;
+        }
+        lru_unlink(w, e);
+        lru_front(w, e);
+        return e;
+    }
+    conv_entry *e = pal_xcalloc(1, sizeof(*e));
+    e->identity = j->identity;
+    e->bot_index = j->bot_index;
+    e->channel = pal_xstrdup(j->in.channel);
+    e->external_user = pal_xstrdup(j->in.external_user);
+    atomic_init(&e->pending, 0);
+    atomic_init(&e->stale, false);
+    if (load_entry(w, e, j) != PAL_OK) {
+        entry_free(e);
+        return NULL;
+    }
     if ((w->n_entries + 1) > w->n_buckets)
         cache_grow(w);
-    size_t b = bucket_of(w, id);
+    size_t b = bucket_of(w, e->identity);
     e->hash_next = w->buckets[b];
     w->buckets[b] = e;
     lru_front(w, e);
     w->n_entries++;
     cache_trim(w);
     return e;
+}
+
+/* True when j repeats a message this customer sent before (its dedup
+ * key): in memory for recent ones (stored or still on their way to the
+ * writer), in the store for older ones. The key is remembered otherwise. */
+static bool seen_before(worker *w, conv_entry *e, const job *j)
+{
+    const char *key = j->in.dedup_key;
+    uint64_t h = pal_hash64(0x64656475700aULL, key, strlen(key));
+    for (size_t i = 0; i < DEDUP_SEEN_MAX; i++)
+        if (e->dedup_seen[i] == h)
+            return true;
+    bool seen = false;
+    if (pal_store_seen_dedup_key(w->reader, j->in.bot, j->in.channel, key, &seen) != PAL_OK)
+        seen = false; /* the writer's unique index decides anyway */
+    if (!seen) {
+        e->dedup_seen[e->dedup_next] = h;
+        e->dedup_next = (e->dedup_next + 1) % DEDUP_SEEN_MAX;
+    }
+    return seen;
 }
 
 static bool opted_out(const conv_entry *e, const char *channel, size_t *index)
@@ -825,14 +929,22 @@ static void process(worker *w, job *j)
     int64_t now = now_ms();
     conv_entry *e = conversation_for(w, j);
     if (!e) {
-        /* the message stays "received": processed at the next start */
-        if (j->want_processed)
-            progress(j, PAL_PROGRESS_FAILED);
+        /* not acknowledged (the client retries), or, stored earlier, it stays
+         * "received" and is processed at the next start */
+        progress(j, PAL_PROGRESS_FAILED);
         job_done(p, j);
         return;
     }
-    bool meta_changed = false, state_changed = false;
     j->entry = e;
+    if (!j->ingested && j->in.dedup_key && seen_before(w, e, j)) {
+        /* a platform's or client's retry: the writer answers it from the
+         * store, behind the first copy if that is still on its way */
+        j->skip = true;
+        j->kind = JOB_MESSAGE;
+        pal_queue_push(&p->writer_inbox, &j->link);
+        return;
+    }
+    bool meta_changed = false, state_changed = false;
     j->rec.consent = -1;
     j->rec.inbound_status = "processed";
     if (!handle_consent(w, j, e, &meta_changed)) {
@@ -867,10 +979,11 @@ static void process(worker *w, job *j)
             }
             meta_changed = meta_changed || seen.n > 0;
             if (turn.handoff) {
+                json_t *data =
+                    json_pack("{ss}", "reason", turn.handoff_reason ? turn.handoff_reason : "");
                 j->rec.event_kind = "handoff";
-                snprintf(j->event_data, sizeof(j->event_data), "{\"reason\":\"%s\"}",
-                         turn.handoff_reason ? turn.handoff_reason : "");
-                j->rec.event_data_json = j->event_data;
+                j->rec.event_data_json = job_keep(j, json_dumps(data, JSON_COMPACT));
+                json_decref(data);
             }
         }
     }
@@ -893,7 +1006,8 @@ static void process(worker *w, job *j)
     j->rec.n_replies = j->n_replies;
     j->rec.identity_id = j->ing.identity_id;
     j->rec.at = now;
-    j->kind = JOB_TURN;
+    /* stored earlier: record the turn; new: store message and turn at once */
+    j->kind = j->ingested ? JOB_TURN : JOB_MESSAGE;
     atomic_fetch_add(&e->pending, 1);
     pal_queue_push(&p->writer_inbox, &j->link);
 }
@@ -1010,7 +1124,9 @@ static bool recover_inbound(void *ctx, const pal_pending_inbound *m)
     };
     job *j = job_new(&s, m->received_at);
     j->in.bot = bot_name(p, bot_index);
+    j->identity = identity_key(bot_index, j->in.channel, j->in.external_user);
     j->recovered = true;
+    j->ingested = true;
     j->ing.message_id = m->message_id;
     j->ing.conversation_id = m->conversation_id;
     j->ing.customer_id = m->customer_id;
@@ -1162,8 +1278,9 @@ pal_err pal_pipeline_submit(pal_pipeline *pipeline, const pal_submission *submis
     }
     job *j = job_new(submission, now_ms());
     j->in.bot = bot_name(pipeline, submission->bot_index);
+    j->identity = identity_key(submission->bot_index, j->in.channel, j->in.external_user);
     j->counted = true;
-    pal_queue_push(&pipeline->writer_inbox, &j->link);
+    dispatch_to_worker(pipeline, j);
     return PAL_OK;
 }
 

@@ -221,6 +221,12 @@ void pal_conversation_row_clear(pal_conversation_row *row); /* frees the strings
 pal_err pal_store_find_conversation(pal_store_reader *reader, const char *bot, const char *channel,
                                     const char *external_user, int64_t *conversation_id);
 
+/* Whether a message with dedup_key was stored for (bot, channel): *seen.
+ * A cheap early check for engine workers; pal_store_ingest() stays the
+ * arbiter. */
+pal_err pal_store_seen_dedup_key(pal_store_reader *reader, const char *bot, const char *channel,
+                                 const char *dedup_key, bool *seen);
+
 /* One message as the API shows it: a JSON object
  *   {"id", "conversation_id", "direction": "in"|"out", "channel", "text",
  *    "quick_replies": [..] (out, when any), "channel_message_id" (when known),

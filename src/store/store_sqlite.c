@@ -262,6 +262,7 @@ enum reader_statement {
     R_COMMIT,
     R_LOAD,
     R_FIND,
+    R_DEDUP,
     R_INBOUND_STATUS,
     R_REPLIES,
     R_MESSAGES_AFTER,
@@ -290,6 +291,8 @@ static const char *const reader_sql[R_COUNT] = {
     [R_FIND] = "SELECT c.id FROM identities i "
                "JOIN conversations c ON c.customer_id = i.customer_id AND c.bot = i.bot "
                "WHERE i.channel = ?2 AND i.external_id = ?3 AND i.bot = ?1",
+    [R_DEDUP] = "SELECT 1 FROM messages WHERE bot = ?1 AND channel = ?2 AND dedup_key = ?3 "
+                "AND dedup_key IS NOT NULL",
     [R_INBOUND_STATUS] = "SELECT conversation_id, status FROM messages "
                          "WHERE id = ?1 AND direction = 'in'",
     /* Replies come after their message in its conversation: walk that part of the index. */
@@ -1696,6 +1699,28 @@ pal_err pal_store_find_conversation(pal_store_reader *reader, const char *bot, c
     }
     if (err == PAL_ERR_INTERNAL)
         (void)sqlite_failed(reader->db, "find conversation", 0);
+    stmt_done(st);
+    return err;
+}
+
+pal_err pal_store_seen_dedup_key(pal_store_reader *reader, const char *bot, const char *channel,
+                                 const char *dedup_key, bool *seen)
+{
+    if (!reader || !bot || !channel || !dedup_key || !seen)
+        return PAL_ERR_INVALID;
+    sqlite3_stmt *st = reader->stmt[R_DEDUP];
+    pal_err err = PAL_ERR_INTERNAL;
+    binder b = {st, SQLITE_OK};
+    bind_text(&b, 1, bot);
+    bind_text(&b, 2, channel);
+    bind_text(&b, 3, dedup_key);
+    int rc = b.rc != SQLITE_OK ? b.rc : sqlite3_step(st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        *seen = rc == SQLITE_ROW;
+        err = PAL_OK;
+    } else {
+        (void)sqlite_failed(reader->db, "dedup key", 0);
+    }
     stmt_done(st);
     return err;
 }
