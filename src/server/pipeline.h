@@ -2,21 +2,23 @@
  * pipeline.h — the life of a message inside `palabre serve`, after a
  * channel parsed it and before a sender delivers the replies:
  *
- *   submit ─► writer: ingest (identity, dedup, store "received")  ─► commit
- *             └─► "stored" progress (the channel may acknowledge now)
- *          ─► engine worker of the conversation (consent, engine step,
- *             repeat suppression) ─► writer: record the turn (state, replies,
- *             outbox rows) ─► commit
- *             └─► "processed" progress, live watchers, delivery of outbox rows
+ *   submit ─► the engine worker of the customer (dedup, consent, engine
+ *             step, repeat suppression)
+ *          ─► writer: store the message and its turn (state, replies,
+ *             outbox rows) in one transaction ─► commit
+ *             └─► "stored" then "processed" progress (the channel answers),
+ *                 live watchers, delivery of outbox rows
  *
- * Reliability (SPEC §4): a message is acknowledged only after the commit that
- * stores it; a dedup key seen before is never processed again; the messages
- * of one conversation go to one worker, in commit order, so they are
- * processed in arrival order, while conversations run in parallel on several
- * workers. One writer thread owns the store's writer and groups whatever is
- * waiting into one transaction (group commit: one fsync for hundreds of
- * messages). At start, messages stored but not processed (a crash) are
- * processed and pending outbox rows are delivered (delivery.h).
+ * Reliability (SPEC §4): a message is acknowledged only after the commit
+ * that stores it together with its turn, so an acknowledged message is
+ * processed exactly once; a dedup key seen before is never processed again
+ * (the worker checks recent keys in memory and older ones in the store;
+ * the store's unique index arbitrates); one customer's messages go to one
+ * worker, in order, while customers run in parallel on several workers. One
+ * writer thread owns the store's writer and groups whatever is waiting into
+ * one transaction (group commit: one fsync for hundreds of messages). At
+ * start, messages stored but not processed are processed and pending outbox
+ * rows are delivered (delivery.h).
  *
  * Memory is bounded: at most queue_limit submissions are in flight; beyond,
  * pal_pipeline_submit() refuses with PAL_ERR_LIMIT (the channel answers 503).
