@@ -95,8 +95,8 @@ static bool set_options(CURL *h, const char *url, long timeout_ms, const char *b
 pal_err pal_http_call(void *ctx, const char *url, long timeout_ms, const char *body,
                       char **response)
 {
-    (void)ctx;
-    CURL *h = NULL;
+    /* a caller's handle is reused: it keeps connections to the service open */
+    CURL *h = ctx;
     struct curl_slist *headers = NULL, *more;
     http_answer answer = {NULL, 0, 0, false};
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -110,7 +110,10 @@ pal_err pal_http_call(void *ctx, const char *url, long timeout_ms, const char *b
         return PAL_ERR_INVALID;
     }
     err = PAL_ERR_INTERNAL;
-    h = curl_easy_init();
+    if (h)
+        curl_easy_reset(h);
+    else
+        h = curl_easy_init();
     if (!h) {
         pal_log(PAL_LOG_ERR, "http", "curl_easy_init failed");
         goto out;
@@ -159,6 +162,7 @@ pal_err pal_http_call(void *ctx, const char *url, long timeout_ms, const char *b
 out:
     free(answer.data);
     curl_slist_free_all(headers);
-    curl_easy_cleanup(h);
+    if (h && h != ctx)
+        curl_easy_cleanup(h);
     return err;
 }

@@ -17,7 +17,8 @@
  * (src/main.c does both). libcurl requires it: its global init is not
  * thread-safe.
  *
- * Threads: pal_http_call is thread-safe (one libcurl handle per call, no
+ * Threads: pal_http_call is thread-safe (one libcurl handle per call, or
+ * the caller's own handle for its thread; no
  * signals: CURLOPT_NOSIGNAL).
  */
 #ifndef PAL_DIALOG_HTTP_ACTIONS_H
@@ -29,9 +30,10 @@
 #define PAL_HTTP_MAX_RESPONSE ((size_t)1 << 20)
 
 /* POSTs body (borrowed; a JSON text) to url (borrowed) with Content-Type
- * application/json, waiting at most timeout_ms (> 0) in all. ctx is unused
- * (NULL is fine). On PAL_OK *response (OUT) is the answer's body,
- * NUL-terminated; caller frees with free(). Errors (*response then NULL;
+ * application/json, waiting at most timeout_ms (> 0) in all. ctx is NULL
+ * (a handle is made for the call) or a CURL easy handle of the calling
+ * thread, reset and reused so that connections to the service stay open. On PAL_OK *response (OUT)
+ * is the answer's body, NUL-terminated; caller frees with free(). Errors (*response then NULL;
  * logged once here, without the URL's query string):
  *   PAL_ERR_INVALID  not an http(s) URL, or timeout_ms <= 0;
  *   PAL_ERR_IO       no connection, a timeout, a non-2xx status;

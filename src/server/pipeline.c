@@ -14,6 +14,7 @@
  */
 #include "server/pipeline.h"
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -112,6 +113,7 @@ typedef struct worker {
     pal_analyzer *analyzer;
     pal_arena *arena;
     pal_store_reader *reader;
+    void *curl; /* CURL easy handle for the bots' service calls */
     conv_entry **buckets;
     size_t n_buckets, n_entries;
     conv_entry *lru_head, *lru_tail; /* head: most recent */
@@ -808,11 +810,23 @@ typedef struct turn_lookups {
     bool overflow;
 } turn_lookups;
 
+/* What the engine's actions see during one turn. */
+typedef struct turn_actions {
+    turn_lookups seen;
+    void *curl; /* the worker's libcurl handle: connections to services stay open */
+} turn_actions;
+
+static pal_err call_action(void *ctx, const char *url, long timeout_ms, const char *body,
+                           char **response)
+{
+    return pal_http_call(((turn_actions *)ctx)->curl, url, timeout_ms, body, response);
+}
+
 static pal_err lookup_action(void *ctx, pal_botdata_query *query, const char *const *names,
                              const char *const *values, size_t n_params, size_t max_rows,
                              pal_arena *arena, pal_botdata_rows *out)
 {
-    turn_lookups *seen = ctx;
+    turn_lookups *seen = &((turn_actions *)ctx)->seen;
     /* The same request is the same parameters with the same values: a
      * customer sending "#MonRésultat 75011" twice asks the same thing. */
     uint64_t h = 0x70616c6162726521ULL;
@@ -948,8 +962,9 @@ static void process(worker *w, job *j)
     j->rec.consent = -1;
     j->rec.inbound_status = "processed";
     if (!handle_consent(w, j, e, &meta_changed)) {
-        turn_lookups seen = {.n = 0};
-        pal_engine_actions actions = {.ctx = &seen, .lookup = lookup_action, .call = pal_http_call};
+        turn_actions ta = {.seen = {.n = 0}, .curl = w->curl};
+        turn_lookups *seen_p = &ta.seen;
+        pal_engine_actions actions = {.ctx = &ta, .lookup = lookup_action, .call = call_action};
         pal_turn turn;
         pal_arena_reset(w->arena);
         pal_err err = pal_engine_step(bot, w->analyzer, e->conversation, j->in.text,
@@ -969,15 +984,15 @@ static void process(worker *w, job *j)
              * question ("which commune?") is a step of one request, and the
              * answer to it runs the same look-up again. */
             if (turn.flow)
-                seen.n = 0;
-            if (repeated_lookups(e, &seen, now, window)) {
+                seen_p->n = 0;
+            if (repeated_lookups(e, seen_p, now, window)) {
                 j->rec.event_kind = "repeat_suppressed";
                 j->rec.inbound_status = "ignored";
             } else {
                 for (size_t i = 0; i < turn.n_replies; i++)
                     add_reply(j, turn.replies[i].text, quick_replies_json(&turn.replies[i]));
             }
-            meta_changed = meta_changed || seen.n > 0;
+            meta_changed = meta_changed || seen_p->n > 0;
             if (turn.handoff) {
                 json_t *data =
                     json_pack("{ss}", "reason", turn.handoff_reason ? turn.handoff_reason : "");
@@ -1219,6 +1234,9 @@ pal_err pal_pipeline_start(pal_store *store, const pal_pipeline_bot *bots, size_
         w->owner = p;
         pal_queue_init(&w->inbox);
         w->arena = pal_arena_new();
+        w->curl = curl_easy_init();
+        if (!w->curl)
+            abort(); /* at start: libcurl cannot work at all */
         if ((err = pal_analyzer_new(&w->analyzer)) != PAL_OK ||
             (err = pal_store_reader_open(store, &w->reader)) != PAL_OK) {
             pal_log(PAL_LOG_ERR, "pipeline", "cannot set up an engine worker: %s",
@@ -1238,6 +1256,7 @@ pal_err pal_pipeline_start(pal_store *store, const pal_pipeline_bot *bots, size_
             pal_analyzer_free(w->analyzer);
             pal_arena_free(w->arena);
             pal_store_reader_close(w->reader);
+            curl_easy_cleanup(w->curl);
             pal_queue_destroy(&w->inbox);
         }
         free(p->workers);
@@ -1330,6 +1349,7 @@ void pal_pipeline_stop(pal_pipeline *pipeline, int64_t deadline_ms)
         pal_analyzer_free(w->analyzer);
         pal_arena_free(w->arena);
         pal_store_reader_close(w->reader);
+        curl_easy_cleanup(w->curl);
         pal_queue_destroy(&w->inbox);
     }
     free(p->workers);
