@@ -30,7 +30,6 @@
 #include "store/store.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -148,10 +147,6 @@ enum {
      * syncs) rarely and rewrites a hot page once per checkpoint, not once per 4 MiB; readers
      * pay a little to search a longer WAL. */
     WAL_AUTOCHECKPOINT_PAGES = 5000,
-    /* With the checkpointer thread running, the writer checkpoints itself only when the WAL
-     * passes this (the checkpointer fell far behind): 400 MiB. */
-    WAL_BACKSTOP_PAGES = 50000,
-    CHECKPOINT_INTERVAL_MS = 100,
     /* Per-connection page caches, in KiB (negative cache_size). The writer's holds the hot
      * conversations, identities and index pages of a busy server. */
     WRITER_CACHE_KIB = 64 * 1024,
@@ -527,19 +522,6 @@ static void cache_rollback(identity_cache *cache)
 
 /* ---- handles --------------------------------------------------------------------------- */
 
-/* Checkpoints run on a thread of their own, on their own connection, in
- * PASSIVE mode: they copy the WAL into the database while the writer goes
- * on committing. Run by the committing writer (SQLite's default), a
- * checkpoint of tens of MiB stalls every message behind it for up to a
- * second. */
-typedef struct checkpointer {
-    pthread_t thread;
-    pthread_mutex_t mutex;
-    pthread_cond_t cond;
-    bool running, stop;
-    sqlite3 *db;
-} checkpointer;
-
 struct pal_store {
     sqlite3 *db;
     char *path;          /* of the database file; readers open it too */
@@ -547,7 +529,6 @@ struct pal_store {
     atomic_int n_readers;
     identity_cache cache;
     sqlite3_stmt *stmt[W_COUNT];
-    checkpointer ckpt;
 };
 
 struct pal_store_reader {
@@ -911,8 +892,6 @@ out:
     return err;
 }
 
-static void checkpointer_start(pal_store *store, bool sync_full);
-
 pal_err pal_store_open(const char *path, const pal_store_options *options, pal_store **out,
                        char *errbuf, size_t errlen)
 {
@@ -961,7 +940,6 @@ pal_err pal_store_open(const char *path, const pal_store_options *options, pal_s
         err = PAL_ERR_INTERNAL;
         goto out;
     }
-    checkpointer_start(store, options && options->sync_full);
     pal_log(PAL_LOG_DEBUG, "store", "opened %s (synchronous=%s)", path,
             options && options->sync_full ? "full" : "normal");
     *out = store;
@@ -976,88 +954,10 @@ out:
     return err;
 }
 
-static void *checkpointer_main(void *arg)
-{
-    pal_store *store = arg;
-    checkpointer *c = &store->ckpt;
-    pthread_setname_np(pthread_self(), "pal-checkpoint");
-    pthread_mutex_lock(&c->mutex);
-    while (!c->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += CHECKPOINT_INTERVAL_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&c->cond, &c->mutex, &ts);
-        if (c->stop)
-            break;
-        pthread_mutex_unlock(&c->mutex);
-        int log = 0, done = 0;
-        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-            pal_log(PAL_LOG_WARN, "store", "checkpoint %s: SQLite: %s", store->path,
-                    sqlite3_errmsg(c->db));
-        pthread_mutex_lock(&c->mutex);
-    }
-    pthread_mutex_unlock(&c->mutex);
-    return NULL;
-}
-
-/* Starts the checkpointer; on failure the writer keeps checkpointing itself. */
-static void checkpointer_start(pal_store *store, bool sync_full)
-{
-    checkpointer *c = &store->ckpt;
-    int rc =
-        sqlite3_open_v2(store->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK)
-        rc = exec(c->db, sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-    if (rc == SQLITE_OK)
-        rc = sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
-    if (rc != SQLITE_OK) {
-        pal_log(PAL_LOG_WARN, "store", "no checkpoint thread for %s: SQLite: %s", store->path,
-                c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-        sqlite3_close(c->db);
-        c->db = NULL;
-        return;
-    }
-    pthread_mutex_init(&c->mutex, NULL);
-    pthread_cond_init(&c->cond, NULL);
-    c->stop = false;
-    if (pthread_create(&c->thread, NULL, checkpointer_main, store) != 0) {
-        pthread_mutex_destroy(&c->mutex);
-        pthread_cond_destroy(&c->cond);
-        sqlite3_close(c->db);
-        c->db = NULL;
-        return;
-    }
-    c->running = true;
-    (void)sqlite3_wal_autocheckpoint(store->db, WAL_BACKSTOP_PAGES);
-}
-
-static void checkpointer_stop(pal_store *store)
-{
-    checkpointer *c = &store->ckpt;
-    if (!c->running)
-        return;
-    pthread_mutex_lock(&c->mutex);
-    c->stop = true;
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->mutex);
-    pthread_join(c->thread, NULL);
-    pthread_mutex_destroy(&c->mutex);
-    pthread_cond_destroy(&c->cond);
-    sqlite3_close(c->db);
-    c->db = NULL;
-    c->running = false;
-}
-
 void pal_store_close(pal_store *store)
 {
     if (!store)
         return;
-    checkpointer_stop(store);
     int readers = atomic_load(&store->n_readers);
     if (readers != 0)
         pal_log(PAL_LOG_ERR, "store", "closing with %d reader(s) still open", readers);
