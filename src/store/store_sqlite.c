@@ -142,11 +142,12 @@ static const char *const migrations[] = {
 
 enum {
     BUSY_TIMEOUT_MS = 5000,
-    /* Pages of WAL before the committing writer checkpoints (8 KiB pages: 40 MiB). More than
-     * SQLite's 4 MiB so that a write-heavy load checkpoints (and, with synchronous=normal,
-     * syncs) rarely and rewrites a hot page once per checkpoint, not once per 4 MiB; readers
-     * pay a little to search a longer WAL. */
-    WAL_AUTOCHECKPOINT_PAGES = 5000,
+    /* Pages of WAL before the committing writer checkpoints (8 KiB pages: 12 MiB). The
+     * checkpoint runs inside that commit and every message behind it waits: at 40 MiB the
+     * wait reached a second under load (p99 over 900 ms at 5,000 messages/s); at 12 MiB
+     * p99 stays near 10 ms (bench/http). A checkpoint thread of its own was tried and was
+     * worse: its fsyncs of the database file compete with the WAL's on the same disk. */
+    WAL_AUTOCHECKPOINT_PAGES = 1500,
     /* Per-connection page caches, in KiB (negative cache_size). The writer's holds the hot
      * conversations, identities and index pages of a busy server. */
     WRITER_CACHE_KIB = 64 * 1024,
