@@ -248,7 +248,9 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--scripts"))
             dir = v;
         else {
-            fprintf(stderr, "fixedrate: unknown option %s (see the comment at the top of fixedrate.c)\n", k);
+            fprintf(stderr,
+                    "fixedrate: unknown option %s (see the comment at the top of fixedrate.c)\n",
+                    k);
             return 2;
         }
     }
@@ -326,7 +328,8 @@ int main(int argc, char **argv)
             const char *text = cv->lines[cursor[k] % (uint32_t)cv->n];
             cursor[k]++;
             char body[LINE_MAX_ * 2 + 128];
-            int bl_ = snprintf(body, sizeof(body), "{\"customer\": \"c%d\", \"text\": \"%s\"}", k, text);
+            int bl_ =
+                snprintf(body, sizeof(body), "{\"customer\": \"c%d\", \"text\": \"%s\"}", k, text);
             int n = snprintf(c->out, OUT_MAX,
                              "POST /api/v1/bots/%s/messages HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                              "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"

@@ -695,6 +695,7 @@ static bool parse_listen(const char *listen, struct sockaddr_storage *addr, sock
     return inet_pton(AF_INET, host, &a4->sin_addr) == 1;
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];

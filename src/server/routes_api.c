@@ -137,9 +137,9 @@ static struct MHD_Response *api_answer(pal_request *req, unsigned *status)
         replies[i].text = post->texts[i];
         replies[i].quick_replies_json = post->quick_replies[i];
     }
-    body = json_pack("{sIsIsbso}", "message_id", (json_int_t)post->message_id,
-                     "conversation_id", (json_int_t)post->conversation_id, "duplicate", 0,
-                     "replies", replies_json(replies, post->n_replies));
+    body = json_pack("{sIsIsbso}", "message_id", (json_int_t)post->message_id, "conversation_id",
+                     (json_int_t)post->conversation_id, "duplicate", 0, "replies",
+                     replies_json(replies, post->n_replies));
     free(replies);
     *status = 200;
     return pal_http_json_response(body);

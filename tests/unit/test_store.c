@@ -55,8 +55,11 @@ static int make_dir(void **state)
     if (!f)
         return -1;
     f->dir = strdup("/tmp/palabre-store-XXXXXX");
-    if (!f->dir || !mkdtemp(f->dir))
+    if (!f->dir || !mkdtemp(f->dir)) {
+        free(f->dir);
+        free(f);
         return -1;
+    }
     snprintf(f->path, sizeof(f->path), "%s/data/palabre.db", f->dir);
     *state = f;
     return 0;
@@ -1001,7 +1004,7 @@ static void list_conversations_filters_and_pages(void **state)
 
     /* Three pages of the stade bot's conversations on api: 3 + 3 + 2 (webchat included). */
     pal_conversation_filter filter = {.bot = "stade", .limit = 3};
-    int64_t all[8];
+    int64_t all[8] = {0};
     int n_all = 0;
     for (int p = 0; p < 3; p++) {
         assert_int_equal(pal_store_list_conversations(reader, &filter, &page), PAL_OK);
