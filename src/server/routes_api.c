@@ -311,7 +311,7 @@ bool pal_routes_api(pal_request *req)
     if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
         return false;
     path += sizeof(prefix) - 1;
-    bool get = strcmp(req->method, "GET") == 0;
+    bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
     bool post = strcmp(req->method, "POST") == 0;
     if (strcmp(path, "openapi.json") == 0)
         return false; /* a static file of web/ */
@@ -338,13 +338,13 @@ bool pal_routes_api(pal_request *req)
     }
     if (strcmp(path, conversations) == 0) {
         if (!get)
-            return pal_http_method_not_allowed(req, "GET");
+            return pal_http_method_not_allowed(req, "GET, HEAD");
         return list_conversations(req);
     }
     if (strncmp(path, conversations, sizeof(conversations) - 1) == 0 &&
         path[sizeof(conversations) - 1] == '/') {
         if (!get)
-            return pal_http_method_not_allowed(req, "GET");
+            return pal_http_method_not_allowed(req, "GET, HEAD");
         return get_conversation(req, path + sizeof(conversations));
     }
     return pal_http_respond_error(req, 404, "not_found", "no such address", 0);

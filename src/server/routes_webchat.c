@@ -262,10 +262,10 @@ bool pal_routes_webchat(pal_request *req)
     if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
         return false;
     path += sizeof(prefix) - 1;
-    bool get = strcmp(req->method, "GET") == 0;
+    bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
     bool post = strcmp(req->method, "POST") == 0;
     if (strcmp(path, "bots") == 0)
-        return get ? list_bots(req) : pal_http_method_not_allowed(req, "GET");
+        return get ? list_bots(req) : pal_http_method_not_allowed(req, "GET, HEAD");
     const char *slash = strchr(path, '/');
     char bot[128];
     size_t bot_index;
@@ -281,8 +281,10 @@ bool pal_routes_webchat(pal_request *req)
     if (strcmp(what, "messages") == 0)
         return post ? post_message(req, bot_index, &v) : pal_http_method_not_allowed(req, "POST");
     if (strcmp(what, "history") == 0)
-        return get ? history(req, bot_index, &v) : pal_http_method_not_allowed(req, "GET");
+        return get ? history(req, bot_index, &v) : pal_http_method_not_allowed(req, "GET, HEAD");
     if (strcmp(what, "events") == 0)
-        return get ? events(req, bot_index, &v) : pal_http_method_not_allowed(req, "GET");
+        /* a stream has no HEAD: it never ends */
+        return strcmp(req->method, "GET") == 0 ? events(req, bot_index, &v)
+                                               : pal_http_method_not_allowed(req, "GET");
     return pal_http_respond_error(req, 404, "not_found", "no such address", 0);
 }
