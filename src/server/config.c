@@ -129,6 +129,9 @@ static const setting settings[] = {
         "simultaneous HTTP connections"),
     INT(queue_limit, 20000, 1, 10000000, "PALABRE_QUEUE_LIMIT",
         "messages accepted but not yet processed; over it: 503"),
+    INT(conversation_cache, 50000, 16, 10000000, "PALABRE_CONVERSATION_CACHE",
+        "conversations each engine thread keeps in memory (about 1.5 KB each); "
+        "the others are read from the store when their customer writes"),
     INT(rate_customer_per_minute, 120, 0, 1000000, "PALABRE_RATE_CUSTOMER_PER_MINUTE",
         "messages per customer and minute, burst the same (0: no limit)"),
     INT(rate_ip_per_minute, 600, 0, 1000000, "PALABRE_RATE_IP_PER_MINUTE",

@@ -33,10 +33,9 @@
 #include "text/analyze.h"
 
 enum {
-    WRITER_BATCH_MAX = 2048,   /* jobs in one transaction */
-    WORKER_CACHE_MAX = 100000, /* conversations kept in memory per worker */
-    RECENT_MAX = 16,           /* look-ups remembered per conversation */
-    TURN_LOOKUPS_MAX = 8,      /* look-ups remembered per turn */
+    WRITER_BATCH_MAX = 2048, /* jobs in one transaction */
+    RECENT_MAX = 16,         /* look-ups remembered per conversation */
+    TURN_LOOKUPS_MAX = 8,    /* look-ups remembered per turn */
     HEARTBEAT_MS = 15000,
     MAX_REPROCESS = 3,   /* a turn whose commit failed is processed again this often */
     DEDUP_SEEN_MAX = 32, /* dedup keys a worker remembers per customer */
@@ -627,7 +626,10 @@ static void cache_grow(worker *w)
 static void cache_trim(worker *w)
 {
     conv_entry *e = w->lru_tail;
-    while (w->n_entries > WORKER_CACHE_MAX && e) {
+    size_t max =
+        (size_t)(w->owner->options.conversation_cache > 0 ? w->owner->options.conversation_cache
+                                                          : 1);
+    while (w->n_entries > max && e) {
         conv_entry *prev = e->lru_prev;
         if (atomic_load(&e->pending) == 0)
             cache_remove(w, e);

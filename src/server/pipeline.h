@@ -53,6 +53,7 @@ typedef struct pal_pipeline_options {
     int engine_threads;        /* >= 1 */
     int delivery_threads;      /* >= 1 */
     int queue_limit;           /* submissions in flight, >= 1 */
+    int conversation_cache;    /* conversations in memory per engine thread, >= 1 */
     int repeat_window_seconds; /* -1: each bot\'s dedup_window; 0: off; else for every bot */
     int retry_base_ms, retry_max_ms, max_attempts; /* outbox backoff */
 } pal_pipeline_options;

@@ -158,6 +158,7 @@ int pal_server_run(const pal_config *c)
         .engine_threads = c->engine_threads,
         .delivery_threads = c->delivery_threads,
         .queue_limit = c->queue_limit,
+        .conversation_cache = c->conversation_cache,
         .repeat_window_seconds = c->repeat_window_seconds,
         .retry_base_ms = c->retry_base_ms,
         .retry_max_ms = c->retry_max_ms,

@@ -914,3 +914,22 @@ def test_webchat_stream_opened_before_the_first_message(srv):
     data = [json.loads(ev["data"]) for ev in evs]
     assert [(m["direction"], m["text"]) for m in data] == [
         ("in", "2 corona"), ("out", "2 × Corona. How do you pay?")]
+
+
+def test_conversations_evicted_from_memory_continue_from_the_store(tmp_path, orders):
+    """With conversation_cache=16 per engine thread, 60 customers in the middle of an order
+    push each other out of memory: each one's next message still continues its own order
+    (the state comes back from the store)."""
+    s = make_server(tmp_path / "data", orders, settings={"conversation_cache": 16})
+    s.start()
+    try:
+        customers = [uid() for _ in range(60)]
+        for c in customers:
+            assert texts(s.say("stade", c, "deux corona svp")) == [
+                "2 × Corona. Comment payez-vous ?"]
+        for c in customers:
+            assert texts(s.say("stade", c, "Nouvelle carte")) == [
+                "Pour une nouvelle carte, un conseiller vous envoie un lien de "
+                "paiement sécurisé pour vos 2 × Corona."]
+    finally:
+        assert s.stop() == 0
