@@ -77,6 +77,10 @@ static char *callback_body(const pal_delivery_item *item)
         return NULL;
     }
     json_object_set_new(body, "quick_replies", json_is_array(quick) ? quick : json_array());
+    if (item->in_reply_to)
+        json_object_set_new(body, "in_reply_to", json_integer(item->in_reply_to));
+    if (item->in_reply_to_client_id)
+        json_object_set_new(body, "in_reply_to_id", json_string(item->in_reply_to_client_id));
     if (!json_is_array(quick))
         json_decref(quick);
     char *text = json_dumps(body, JSON_COMPACT);

@@ -10,7 +10,10 @@
  *   Content-Type: application/json
  *   Idempotency-Key: palabre-<message id>
  *   {"message_id": N, "conversation_id": N, "customer": "...",
- *    "text": "...", "quick_replies": ["..."]}
+ *    "text": "...", "quick_replies": ["..."],
+ *    "in_reply_to": N, "in_reply_to_id": "..."}
+ * (in_reply_to: the id palabre gave the customer's message; in_reply_to_id:
+ * the client's own id of it, when it sent one).
  * and answers 2xx once it has the reply. 408, 429 and 5xx (and no answer
  * within 10 s) are retried with backoff, honouring Retry-After; any other
  * status fails the reply for good. A receiver may get a reply twice (a

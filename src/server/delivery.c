@@ -60,7 +60,8 @@ pal_delivery_item *pal_delivery_item_new(int64_t message_id, int64_t conversatio
                                          const char *external_user, const char *address,
                                          const char *text, const char *quick_replies_json,
                                          const char *idempotency_key, int attempts,
-                                         int64_t next_attempt_at)
+                                         int64_t next_attempt_at, int64_t in_reply_to,
+                                         const char *in_reply_to_client_id)
 {
     pal_delivery_item *item = pal_xcalloc(1, sizeof(*item));
     item->message_id = message_id;
@@ -73,6 +74,8 @@ pal_delivery_item *pal_delivery_item_new(int64_t message_id, int64_t conversatio
     item->quick_replies_json = dup_or_null(quick_replies_json);
     item->idempotency_key = pal_xstrdup(idempotency_key);
     item->attempts = attempts;
+    item->in_reply_to = in_reply_to;
+    item->in_reply_to_client_id = dup_or_null(in_reply_to_client_id);
     item->next_attempt_at = next_attempt_at;
     return item;
 }
@@ -87,6 +90,7 @@ void pal_delivery_item_free(pal_delivery_item *item)
     free(item->text);
     free(item->quick_replies_json);
     free(item->idempotency_key);
+    free(item->in_reply_to_client_id);
     free(item);
 }
 

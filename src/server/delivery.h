@@ -34,6 +34,8 @@ typedef struct pal_delivery_item {
     char *channel, *external_user, *address; /* address may be NULL */
     char *text, *quick_replies_json;         /* quick_replies_json may be NULL */
     char *idempotency_key;
+    int64_t in_reply_to;         /* the customer's message it answers, 0 when none */
+    char *in_reply_to_client_id; /* that message's channel id, or NULL */
     int attempts;
     int64_t next_attempt_at;                /* ms since the epoch */
     struct pal_delivery_item *next_in_conv; /* queued behind this one */
@@ -45,7 +47,8 @@ pal_delivery_item *pal_delivery_item_new(int64_t message_id, int64_t conversatio
                                          const char *external_user, const char *address,
                                          const char *text, const char *quick_replies_json,
                                          const char *idempotency_key, int attempts,
-                                         int64_t next_attempt_at);
+                                         int64_t next_attempt_at, int64_t in_reply_to,
+                                         const char *in_reply_to_client_id);
 void pal_delivery_item_free(pal_delivery_item *item); /* NULL is a no-op */
 
 typedef enum pal_send_outcome {

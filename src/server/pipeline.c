@@ -398,7 +398,8 @@ static void deliver_replies(pal_pipeline *p, job *j)
             p->deliverer,
             pal_delivery_item_new(j->reply_ids[i], j->ing.conversation_id, j->bot_index,
                                   j->in.channel, j->in.external_user, j->in.address,
-                                  j->replies[i].text, j->replies[i].quick_replies_json, key, 0, 0));
+                                  j->replies[i].text, j->replies[i].quick_replies_json, key, 0, 0,
+                                  j->ing.message_id, j->in.channel_message_id));
     }
 }
 
@@ -1166,7 +1167,8 @@ static bool recover_outbox(void *ctx, const pal_outbox_item *o)
         return true;
     pal_delivery_item *item = pal_delivery_item_new(
         o->message_id, o->conversation_id, bot_index, o->channel, o->external_user, o->address,
-        o->text, o->quick_replies_json, o->idempotency_key, o->attempts, o->next_attempt_at);
+        o->text, o->quick_replies_json, o->idempotency_key, o->attempts, o->next_attempt_at,
+        o->in_reply_to, o->in_reply_to_client_id);
     if (r->items_tail)
         r->items_tail->link.next = &item->link;
     else

@@ -193,6 +193,8 @@ typedef struct pal_outbox_item {
     const char *idempotency_key;
     int attempts;
     int64_t next_attempt_at;
+    int64_t in_reply_to;               /* the customer's message it answers, 0 when none */
+    const char *in_reply_to_client_id; /* that message's channel id, or NULL */
 } pal_outbox_item;
 pal_err pal_store_outbox_pending(pal_store *store,
                                  bool (*each)(void *ctx, const pal_outbox_item *item), void *ctx);

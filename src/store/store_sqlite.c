@@ -254,7 +254,9 @@ static const char *const writer_sql[W_COUNT] = {
                           "WHERE m.status = 'received' ORDER BY m.id",
     [W_PENDING_OUTBOX] = "SELECT o.message_id, m.conversation_id, m.bot, m.channel, i.external_id, "
                          "m.address, m.text, m.quick_replies, o.idempotency_key, m.attempts, "
-                         "o.next_attempt_at FROM outbox o JOIN messages m ON m.id = o.message_id "
+                         "o.next_attempt_at, m.in_reply_to, "
+                         "(SELECT q.channel_message_id FROM messages q WHERE q.id = m.in_reply_to) "
+                         "FROM outbox o JOIN messages m ON m.id = o.message_id "
                          "LEFT JOIN identities i ON i.id = m.identity_id ORDER BY o.message_id",
 };
 
@@ -1543,6 +1545,8 @@ pal_err pal_store_outbox_pending(pal_store *store,
             .idempotency_key = column_text(st, 8),
             .attempts = sqlite3_column_int(st, 9),
             .next_attempt_at = sqlite3_column_int64(st, 10),
+            .in_reply_to = sqlite3_column_int64(st, 11),
+            .in_reply_to_client_id = column_text(st, 12),
         };
         if (!each(ctx, &item)) {
             rc = SQLITE_DONE;

@@ -605,6 +605,9 @@ def test_callback_5xx_is_retried_until_accepted(launch, sinks):
     assert [p["status"] for p in posts] == [500, 500, 200]
     assert len({p["key"] for p in posts}) == 1
     assert posts[0]["body"]["text"].startswith("Bonjour !")
+    # the receiver can pair the reply with the message it answers
+    assert posts[0]["body"]["in_reply_to"] == acc["message_id"]
+    assert posts[0]["body"]["in_reply_to_id"] == "1"
     gaps = [b["at"] - a["at"] for a, b in zip(posts, posts[1:])]
     # backoff: base 100 ms, doubling (palabre's clock counts whole ms)
     assert gaps[0] >= 0.095 and gaps[1] >= 0.195, gaps
