@@ -38,6 +38,7 @@
 #include <libfyaml.h>
 
 #include "base/mem.h"
+#include "base/ytree.h"
 #include "text/normalize.h"
 #include "text/utf8.h"
 
@@ -69,21 +70,7 @@ enum {
 
 /* ---- the YAML tree ------------------------------------------------------ */
 
-typedef enum ykind { Y_SCALAR = 0, Y_SEQ, Y_MAP } ykind;
-
-typedef struct ynode ynode;
-struct ynode {
-    ykind kind;
-    bool null;        /* an empty, ~ or null plain scalar */
-    bool plain;       /* a scalar written without quotes */
-    int line, column; /* 1-based */
-    const char *text; /* scalars: NUL-terminated (no NUL inside), in the arena */
-    size_t len;
-    ynode *first, *last; /* sequence items, or mapping keys */
-    size_t count;
-    ynode *next;  /* the next item or key of the parent */
-    ynode *value; /* mapping keys: their value (never NULL once built) */
-};
+typedef pal_ynode ynode;
 
 /* ---- what the loader keeps while it works ------------------------------ */
 
@@ -188,300 +175,18 @@ static const char *word_list(char *buf, size_t size, const char *const *words, s
 
 /* ---- stage 1: YAML to tree ---------------------------------------------- */
 
-typedef struct frame {
-    ynode *node;
-    ynode *key; /* a mapping's key still waiting for its value */
-} frame;
-
-static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-    (void)diag;
-    (void)user;
-    (void)buf;
-    (void)len;
-}
-
-static void node_append(ynode *parent, ynode *child)
-{
-    if (parent->last)
-        parent->last->next = child;
-    else
-        parent->first = child;
-    parent->last = child;
-    parent->count++;
-}
-
-static int cmp_key(const void *a, const void *b)
-{
-    const ynode *x = *(const ynode *const *)a;
-    const ynode *y = *(const ynode *const *)b;
-    return strcmp(x->text, y->text);
-}
-
-static bool before(const ynode *a, const ynode *b)
-{
-    return a->line < b->line || (a->line == b->line && a->column < b->column);
-}
-
-/* Duplicate keys are refused: YAML says a mapping's keys are unique, and a
- * second `order:` flow silently replacing the first would be a bug to hunt. */
-static pal_err check_duplicate_keys(loader *ld, const ynode *map)
-{
-    if (map->count < 2)
-        return PAL_OK;
-    const ynode **keys = pal_xmalloc(map->count * sizeof(*keys));
-    size_t n = 0;
-    for (const ynode *k = map->first; k; k = k->next)
-        keys[n++] = k;
-    qsort(keys, n, sizeof(*keys), cmp_key);
-    pal_err err = PAL_OK;
-    for (size_t i = 1; i < n; i++) {
-        if (strcmp(keys[i - 1]->text, keys[i]->text) != 0)
-            continue;
-        const ynode *first = before(keys[i - 1], keys[i]) ? keys[i - 1] : keys[i];
-        const ynode *second = first == keys[i] ? keys[i - 1] : keys[i];
-        err = fail(ld, PAL_ERR_PARSE, second, "duplicate key '%s' (first at line %d)", second->text,
-                   first->line);
-        break;
-    }
-    free(keys);
-    return err;
-}
-
-static bool is_null_text(const char *s)
-{
-    return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-           strcmp(s, "NULL") == 0;
-}
-
-/* Puts n in its place: root, sequence item, mapping key or value. */
-static pal_err attach(loader *ld, frame *stack, size_t depth, ynode *n, ynode **root)
-{
-    if (depth == 0) {
-        *root = n;
-        return PAL_OK;
-    }
-    frame *top = &stack[depth - 1];
-    if (top->node->kind == Y_SEQ) {
-        node_append(top->node, n);
-        return PAL_OK;
-    }
-    if (!top->key) {
-        if (n->kind != Y_SCALAR || n->null)
-            return fail(ld, PAL_ERR_PARSE, n, "expected a key (a plain string)");
-        node_append(top->node, n);
-        top->key = n;
-        return PAL_OK;
-    }
-    top->key->value = n;
-    top->key = NULL;
-    return PAL_OK;
-}
-
-/* The position of an event; empty values have none: they take their key's. */
-static void event_position(struct fy_event *event, const frame *stack, size_t depth, int *line,
-                           int *column)
-{
-    const struct fy_mark *mark = fy_event_start_mark(event);
-    if (mark) {
-        *line = mark->line + 1;
-        *column = mark->column + 1;
-        return;
-    }
-    *line = 1;
-    *column = 1;
-    if (depth > 0) {
-        const ynode *near = stack[depth - 1].key ? stack[depth - 1].key : stack[depth - 1].node;
-        *line = near->line;
-        *column = near->column;
-    }
-}
-
-static pal_err syntax_error(loader *ld, struct fy_diag *diag)
-{
-    void *iter = NULL;
-    struct fy_diag_error *e;
-    while ((e = fy_diag_errors_iterate(diag, &iter)) != NULL) {
-        if (e->type < FYET_ERROR)
-            continue;
-        /* libfyaml's collected positions are already 1-based. */
-        return fail_pos(ld, PAL_ERR_PARSE, e->line > 0 ? e->line : 1, e->column > 0 ? e->column : 1,
-                        "invalid YAML: %s", e->msg ? e->msg : "syntax error");
-    }
-    return fail_pos(ld, PAL_ERR_PARSE, 1, 1, "invalid YAML");
-}
-
-/* One event into the tree. *done is set at the end of the stream. */
-static pal_err tree_event(loader *ld, struct fy_event *event, frame *stack, size_t *depth,
-                          size_t *nodes, int *documents, ynode **root, bool *done)
-{
-    int line, column;
-    event_position(event, stack, *depth, &line, &column);
-    switch (event->type) {
-    case FYET_STREAM_START:
-    case FYET_DOCUMENT_END:
-        return PAL_OK;
-    case FYET_STREAM_END:
-        *done = true;
-        return PAL_OK;
-    case FYET_DOCUMENT_START:
-        if (++*documents > 1)
-            return fail_pos(ld, PAL_ERR_PARSE, line, column,
-                            "expected one YAML document: a bot file holds one bot");
-        return PAL_OK;
-    case FYET_ALIAS: /* marked on its name, after the '*' */
-        return fail_pos(ld, PAL_ERR_PARSE, line, column > 1 ? column - 1 : column,
-                        "aliases (*name) are not supported: write the value out");
-    case FYET_MAPPING_END:
-    case FYET_SEQUENCE_END: {
-        if (*depth == 0)
-            return fail_pos(ld, PAL_ERR_PARSE, line, column, "unexpected end of a collection");
-        ynode *closed = stack[*depth - 1].node;
-        (*depth)--;
-        return closed->kind == Y_MAP ? check_duplicate_keys(ld, closed) : PAL_OK;
-    }
-    case FYET_SCALAR:
-    case FYET_MAPPING_START:
-    case FYET_SEQUENCE_START:
-        break;
-    default:
-        return fail_pos(ld, PAL_ERR_PARSE, line, column, "unexpected YAML event");
-    }
-    struct fy_token *anchor = fy_event_get_anchor_token(event);
-    struct fy_token *tag = fy_event_get_tag_token(event);
-    if (anchor || tag) {
-        const struct fy_mark *mark = fy_token_start_mark(anchor ? anchor : tag);
-        if (mark) {
-            /* An anchor's mark is on its name, after the '&'. */
-            line = mark->line + 1;
-            column = mark->column + (anchor && mark->column > 0 ? 0 : 1);
-        }
-        return fail_pos(ld, PAL_ERR_PARSE, line, column, "%s",
-                        anchor ? "anchors (&name) and aliases are not supported: write the "
-                                 "value out"
-                               : "tags (!name) are not supported");
-    }
-    if (++*nodes > LIMIT_NODES)
-        return fail_pos(ld, PAL_ERR_LIMIT, line, column, "more than %d YAML nodes", LIMIT_NODES);
-    ynode *n = pal_arena_alloc(ld->arena, sizeof(*n));
-    memset(n, 0, sizeof(*n));
-    n->line = line;
-    n->column = column;
-    if (event->type == FYET_SCALAR) {
-        size_t len = 0;
-        const char *text = fy_token_get_text(event->scalar.value, &len);
-        if (!text)
-            len = 0;
-        n->kind = Y_SCALAR;
-        n->text = pal_arena_strndup(ld->arena, text ? text : "", len);
-        n->len = len;
-        enum fy_scalar_style style = fy_token_scalar_style(event->scalar.value);
-        n->plain = style == FYSS_PLAIN;
-        /* libfyaml marks a quoted scalar after its quote; authors expect the quote. */
-        if ((style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED) && n->column > 1)
-            n->column--;
-        if (pal_utf8_check_text(n->text, len, NULL) != PAL_OK)
-            return fail(ld, PAL_ERR_PARSE, n, "a string holds a NUL character or invalid UTF-8");
-        n->null = n->plain && is_null_text(n->text);
-        return attach(ld, stack, *depth, n, root);
-    }
-    n->kind = event->type == FYET_MAPPING_START ? Y_MAP : Y_SEQ;
-    pal_err err = attach(ld, stack, *depth, n, root);
-    if (err)
-        return err;
-    if (*depth == LIMIT_DEPTH)
-        return fail_pos(ld, PAL_ERR_LIMIT, line, column, "nested more than %d levels deep",
-                        LIMIT_DEPTH);
-    stack[(*depth)++] = (frame){n, NULL};
-    return PAL_OK;
-}
-
-/* Line and column (in characters) of byte offset off of valid text[0..off). */
-static void offset_position(const char *text, size_t off, int *line, int *column)
-{
-    size_t line_start = 0;
-    int l = 1;
-    for (size_t i = 0; i < off; i++) {
-        if (text[i] == '\n') {
-            l++;
-            line_start = i + 1;
-        }
-    }
-    *line = l;
-    *column = (int)pal_utf8_length(text + line_start, off - line_start) + 1;
-}
-
 static pal_err tree_build(loader *ld, const char *yaml, size_t len, ynode **root)
 {
-    struct fy_diag *diag = NULL;
-    struct fy_parser *parser = NULL;
-    struct fy_event *event = NULL;
-    frame stack[LIMIT_DEPTH];
-    size_t depth = 0, nodes = 0;
-    int documents = 0;
-    bool done = false;
-    pal_err err = PAL_ERR_INTERNAL;
-    size_t bad;
-
-    *root = NULL;
-    if (pal_utf8_check_text(yaml, len, &bad) != PAL_OK) {
-        int line, column;
-        offset_position(yaml, bad, &line, &column);
-        return fail_pos(ld, PAL_ERR_PARSE, line, column,
-                        yaml[bad] ? "invalid UTF-8: a bot file is UTF-8 text"
-                                  : "a NUL byte: a bot file is UTF-8 text");
-    }
-
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = diag_discard;
-    dcfg.colorize = false;
-    diag = fy_diag_create(&dcfg);
-    if (!diag) {
-        err = fail_pos(ld, PAL_ERR_INTERNAL, 1, 1, "libfyaml: cannot create diagnostics");
-        goto out;
-    }
-    fy_diag_set_collect_errors(diag, true);
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = diag};
-    parser = fy_parser_create(&cfg);
-    if (!parser || fy_parser_set_string(parser, yaml, len) != 0) {
-        err = fail_pos(ld, PAL_ERR_INTERNAL, 1, 1, "libfyaml: cannot create a parser");
-        goto out;
-    }
-    while (!done) {
-        event = fy_parser_parse(parser);
-        if (!event) {
-            if (fy_parser_get_stream_error(parser) || fy_diag_got_error(diag)) {
-                err = syntax_error(ld, diag);
-                goto out;
-            }
-            break;
-        }
-        err = tree_event(ld, event, stack, &depth, &nodes, &documents, root, &done);
-        fy_parser_event_free(parser, event);
-        event = NULL;
-        if (err)
-            goto out;
-    }
-    if (fy_diag_got_error(diag)) {
-        err = syntax_error(ld, diag);
-        goto out;
-    }
-    if (!*root) {
-        err = fail_pos(ld, PAL_ERR_PARSE, 1, 1,
-                       "the file is empty: expected a bot (bot:, "
-                       "languages:, contract:, intents:, flows:)");
-        goto out;
-    }
-    err = PAL_OK;
-out:
-    if (event)
-        fy_parser_event_free(parser, event);
-    fy_parser_destroy(parser);
-    if (diag)
-        fy_diag_destroy(diag);
-    return err;
+    pal_ytree_options options = {
+        .path = ld->path,
+        .max_nodes = LIMIT_NODES,
+        .max_depth = LIMIT_DEPTH,
+        .over_limits = PAL_ERR_LIMIT,
+        .what = "a bot file",
+        .one_document = "a bot file holds one bot",
+        .empty = "expected a bot (bot:, languages:, contract:, intents:, flows:)",
+    };
+    return pal_ytree_parse(&options, yaml, len, ld->arena, root, ld->errbuf, ld->errlen);
 }
 
 /* ---- tree access ----------------------------------------------------------- */
@@ -489,7 +194,7 @@ out:
 /* The value of key in map, or NULL when absent. */
 static const ynode *map_get(const ynode *map, const char *key)
 {
-    if (!map || map->kind != Y_MAP)
+    if (!map || map->kind != PAL_Y_MAP)
         return NULL;
     for (const ynode *k = map->first; k; k = k->next) {
         if (strcmp(k->text, key) == 0)
@@ -526,7 +231,7 @@ static pal_err require(loader *ld, const ynode *map, const char *key, const char
 
 static pal_err expect_map(loader *ld, const ynode *n, const char *what)
 {
-    if (n->kind != Y_MAP)
+    if (n->kind != PAL_Y_MAP)
         return fail(ld, PAL_ERR_PARSE, n, "expected %s (a mapping of key: value)", what);
     return PAL_OK;
 }
@@ -542,7 +247,7 @@ static pal_err count_limit(loader *ld, const ynode *n, size_t limit, const char 
 static pal_err get_string(loader *ld, const ynode *n, const char *what, const char **out)
 {
     *out = NULL;
-    if (n->kind != Y_SCALAR || n->null || n->len == 0)
+    if (n->kind != PAL_Y_SCALAR || n->null || n->len == 0)
         return fail(ld, PAL_ERR_PARSE, n, "expected %s (a non-empty string)", what);
     *out = n->text;
     return PAL_OK;
@@ -562,7 +267,7 @@ static bool is_name(const char *s)
 
 static pal_err check_name(loader *ld, const ynode *n, const char *what)
 {
-    if (n->kind != Y_SCALAR || n->null || !is_name(n->text))
+    if (n->kind != PAL_Y_SCALAR || n->null || !is_name(n->text))
         return fail(ld, PAL_ERR_PARSE, n,
                     "expected %s: a name of at most %d lowercase letters, digits and _, "
                     "starting with a letter ([a-z][a-z0-9_]*)",
@@ -581,7 +286,7 @@ static pal_err get_name(loader *ld, const ynode *n, const char *what, const char
 
 static pal_err get_long(loader *ld, const ynode *n, const char *what, long min, long max, long *out)
 {
-    bool ok = n->kind == Y_SCALAR && !n->null && n->len > 0 && n->len <= 9;
+    bool ok = n->kind == PAL_Y_SCALAR && !n->null && n->len > 0 && n->len <= 9;
     for (size_t i = 0; ok && i < n->len; i++)
         ok = n->text[i] >= '0' && n->text[i] <= '9';
     long v = ok ? strtol(n->text, NULL, 10) : 0;
@@ -609,7 +314,7 @@ static pal_err get_double(loader *ld, const ynode *n, const char *what, double m
                           double *out)
 {
     double v = 0;
-    if (n->kind != Y_SCALAR || n->null || !parse_number(n->text, &v) || v < min || v > max)
+    if (n->kind != PAL_Y_SCALAR || n->null || !parse_number(n->text, &v) || v < min || v > max)
         return fail(ld, PAL_ERR_PARSE, n, "expected %s: a number from %g to %g", what, min, max);
     *out = v;
     return PAL_OK;
@@ -619,17 +324,17 @@ static pal_err get_double(loader *ld, const ynode *n, const char *what, double m
  * `when: [order, reorder]`. */
 static const ynode *items_first(const ynode *n)
 {
-    return n->kind == Y_SEQ ? n->first : n;
+    return n->kind == PAL_Y_SEQ ? n->first : n;
 }
 
 static const ynode *items_next(const ynode *n, const ynode *item)
 {
-    return n->kind == Y_SEQ ? item->next : NULL;
+    return n->kind == PAL_Y_SEQ ? item->next : NULL;
 }
 
 static size_t items_count(const ynode *n)
 {
-    return n->kind == Y_SEQ ? n->count : 1;
+    return n->kind == PAL_Y_SEQ ? n->count : 1;
 }
 
 /* ---- lookups in what is built so far -------------------------------------- */
@@ -785,13 +490,13 @@ static const char *bot_lang_list(const pal_bot *bot, char *buf, size_t size)
 static pal_err text_variants(loader *ld, const ynode *n, bool templates, const char *what,
                              pal_bot_text *out, pal_lang lang)
 {
-    if (n->kind == Y_SEQ) {
+    if (n->kind == PAL_Y_SEQ) {
         if (n->count == 0)
             return fail(ld, PAL_ERR_PARSE, n, "expected %s: an empty list has no text", what);
         pal_err err = count_limit(ld, n, LIMIT_VARIANTS, "variants");
         if (err)
             return err;
-    } else if (n->kind != Y_SCALAR) {
+    } else if (n->kind != PAL_Y_SCALAR) {
         return fail(ld, PAL_ERR_PARSE, n, "expected %s: a string or a list of strings", what);
     }
     out->variants[lang] = pal_xcalloc(items_count(n), sizeof(char *));
@@ -815,7 +520,7 @@ static pal_err parse_text(loader *ld, const ynode *n, bool templates, const char
                           pal_bot_text *out)
 {
     char langs[64];
-    if (n->kind == Y_SCALAR) {
+    if (n->kind == PAL_Y_SCALAR) {
         for (size_t i = 0; i < ld->bot->n_langs; i++) {
             pal_err err = text_variants(ld, n, templates, what, out, ld->bot->langs[i]);
             if (err)
@@ -823,7 +528,7 @@ static pal_err parse_text(loader *ld, const ynode *n, bool templates, const char
         }
         return PAL_OK;
     }
-    if (n->kind != Y_MAP)
+    if (n->kind != PAL_Y_MAP)
         return fail(ld, PAL_ERR_PARSE, n,
                     "expected %s: a string, or a text per language (%s: ...) with a string or "
                     "a list of variants",
@@ -859,16 +564,16 @@ static pal_err parse_text(loader *ld, const ynode *n, bool templates, const char
 static pal_err parse_languages(loader *ld, const ynode *n)
 {
     pal_bot *bot = ld->bot;
-    if (n->kind == Y_MAP || items_count(n) == 0)
+    if (n->kind == PAL_Y_MAP || items_count(n) == 0)
         return fail(ld, PAL_ERR_PARSE, n, "expected languages: fr, en or [fr, en]");
     if (items_count(n) > PAL_BOT_MAX_LANGS)
         return fail(ld, PAL_ERR_PARSE, n, "expected at most %d languages (fr and en)",
                     PAL_BOT_MAX_LANGS);
     for (const ynode *v = items_first(n); v; v = items_next(n, v)) {
         pal_lang lang;
-        if (v->kind != Y_SCALAR || !pal_lang_parse(v->text, &lang))
+        if (v->kind != PAL_Y_SCALAR || !pal_lang_parse(v->text, &lang))
             return fail(ld, PAL_ERR_PARSE, v, "unknown language '%s': expected fr or en",
-                        v->kind == Y_SCALAR ? v->text : "");
+                        v->kind == PAL_Y_SCALAR ? v->text : "");
         if (bot_speaks(bot, lang))
             return fail(ld, PAL_ERR_PARSE, v, "language '%s' listed twice", v->text);
         bot->langs[bot->n_langs++] = lang;
@@ -944,7 +649,7 @@ static pal_err parse_choices_entity(loader *ld, const char *name, const ynode *n
         size_t count = 0;
         if (k->len == 0)
             return fail(ld, PAL_ERR_PARSE, k, "expected a choice value (a non-empty string)");
-        if (v->kind == Y_SEQ) {
+        if (v->kind == PAL_Y_SEQ) {
             if ((err = count_limit(ld, v, LIMIT_ITEMS, "synonyms")) != PAL_OK)
                 return err;
             for (const ynode *s = v->first; s; s = s->next) {
@@ -952,7 +657,7 @@ static pal_err parse_choices_entity(loader *ld, const char *name, const ynode *n
                     return err;
                 count++;
             }
-        } else if (v->kind == Y_SCALAR && !v->null) {
+        } else if (v->kind == PAL_Y_SCALAR && !v->null) {
             if ((err = get_string(ld, v, "a synonym", &synonyms[count])) != PAL_OK)
                 return err;
             count++;
@@ -1002,14 +707,14 @@ static pal_err parse_entity(loader *ld, const ynode *key)
     pal_err err = check_name(ld, key, "an entity name");
     if (err)
         return err;
-    if (n->kind == Y_SCALAR && strcmp(n->text, "postcode") == 0) {
+    if (n->kind == PAL_Y_SCALAR && strcmp(n->text, "postcode") == 0) {
         add_entity(ld, name, PAL_ENTITY_POSTCODE);
         err = pal_entity_set_add_postcode(ld->bot->entities, name);
         return err ? entity_error(ld, n, err, name) : PAL_OK;
     }
-    if (n->kind == Y_SCALAR && strcmp(n->text, "number") == 0)
+    if (n->kind == PAL_Y_SCALAR && strcmp(n->text, "number") == 0)
         return parse_number_entity(ld, name, n, NULL);
-    if (n->kind != Y_MAP || n->count != 1)
+    if (n->kind != PAL_Y_MAP || n->count != 1)
         return fail(ld, PAL_ERR_PARSE, n,
                     "expected the kind of entity '%s': {choices: {...}}, {number: {min, max}}, "
                     "postcode, or {pattern: \"regex\"}",
@@ -1054,13 +759,13 @@ static pal_err parse_entities(loader *ld, const ynode *n)
  * step's shape to the strict second walk. */
 static void collect_steps(loader *ld, const ynode *steps)
 {
-    if (!steps || steps->kind != Y_SEQ)
+    if (!steps || steps->kind != PAL_Y_SEQ)
         return;
     for (const ynode *step = steps->first; step; step = step->next) {
-        if (step->kind != Y_MAP)
+        if (step->kind != PAL_Y_MAP)
             continue;
         const ynode *ask = map_get(step, "ask");
-        if (ask && ask->kind == Y_SCALAR) {
+        if (ask && ask->kind == PAL_Y_SCALAR) {
             pal_xreserve((void **)&ld->asks, &ld->cap_asks, ld->n_asks + 1, sizeof(ask_ref));
             const ynode *choices = map_get(step, "choices");
             ld->asks[ld->n_asks++] =
@@ -1069,7 +774,7 @@ static void collect_steps(loader *ld, const ynode *steps)
         static const char *const answering[] = {"lookup", "call"};
         for (int i = 0; i < 2; i++) {
             const ynode *as = map_get(map_get(step, answering[i]), "as");
-            if (as && as->kind == Y_SCALAR && !is_result(ld, as->text) &&
+            if (as && as->kind == PAL_Y_SCALAR && !is_result(ld, as->text) &&
                 ld->n_results <= LIMIT_ITEMS) { /* one more than allowed: an error later */
                 pal_xreserve((void **)&ld->results, &ld->cap_results, ld->n_results + 1,
                              sizeof(char *));
@@ -1134,7 +839,7 @@ static pal_err parse_inline_choices(loader *ld, const ask_ref *ask)
 static pal_err collect_slots(loader *ld, const ynode *flows)
 {
     pal_bot *bot = ld->bot;
-    if (flows && flows->kind == Y_MAP) {
+    if (flows && flows->kind == PAL_Y_MAP) {
         for (const ynode *k = flows->first; k; k = k->next)
             collect_steps(ld, map_get(k->value, "steps"));
     }
@@ -1408,7 +1113,7 @@ static pal_err add_example(loader *ld, const ynode *at, const char *intent, cons
 /* A list of strings (or one string) of an intent: examples or patterns. */
 static pal_err intent_strings(loader *ld, const ynode *n, const char *what)
 {
-    if (n->kind != Y_SEQ && (n->kind != Y_SCALAR || n->null))
+    if (n->kind != PAL_Y_SEQ && (n->kind != PAL_Y_SCALAR || n->null))
         return fail(ld, PAL_ERR_PARSE, n, "expected %s: a list of strings", what);
     for (const ynode *s = items_first(n); s; s = items_next(n, s)) {
         const char *text;
@@ -1638,7 +1343,7 @@ static pal_err parse_ask(loader *ld, const ynode *n, pal_step *step)
         return err;
     step->u.ask.tries = (int)tries;
     if ((v = map_get(n, "buttons")) != NULL) {
-        if (v->kind != Y_SEQ || v->count == 0)
+        if (v->kind != PAL_Y_SEQ || v->count == 0)
             return fail(ld, PAL_ERR_PARSE, v, "expected buttons: a list of strings");
         if ((err = count_limit(ld, v, LIMIT_BUTTONS, "buttons")) != PAL_OK)
             return err;
@@ -1674,7 +1379,7 @@ static pal_err parse_say(loader *ld, const ynode *n, pal_step *step)
     if (err)
         return err;
     const ynode *v = map_get(n, "say");
-    if (v->kind == Y_SCALAR) {
+    if (v->kind == PAL_Y_SCALAR) {
         const pal_named_reply *reply = find_reply(ld->bot, v->text);
         if (reply) {
             text_copy(&step->u.say.text, &reply->text);
@@ -1820,7 +1525,7 @@ static pal_err parse_call(loader *ld, const ynode *n, pal_step *step)
             pal_kv *kv = &step->u.call.body[step->u.call.n_body++];
             if (k->len == 0)
                 return fail(ld, PAL_ERR_PARSE, k, "expected a body field name");
-            if (k->value->kind != Y_SCALAR)
+            if (k->value->kind != PAL_Y_SCALAR)
                 return fail(ld, PAL_ERR_PARSE, k->value,
                             "expected the value of body field '%s': a string (a template)",
                             k->text);
@@ -1971,11 +1676,11 @@ static pal_err parse_step(loader *ld, const ynode *n, int depth, pal_step *step)
 {
     char words[MSG_MAX];
     step->line = n->line;
-    if (n->kind == Y_SCALAR && strcmp(n->text, "end") == 0) {
+    if (n->kind == PAL_Y_SCALAR && strcmp(n->text, "end") == 0) {
         step->kind = PAL_STEP_END;
         return PAL_OK;
     }
-    if (n->kind != Y_MAP)
+    if (n->kind != PAL_Y_MAP)
         return fail(ld, PAL_ERR_PARSE, n, "expected a step: %s, or end",
                     word_list(words, sizeof(words), STEP_KINDS, N_STEP_KINDS));
     const ynode *kind = NULL;
@@ -2017,7 +1722,7 @@ static pal_err parse_step(loader *ld, const ynode *n, int depth, pal_step *step)
 static pal_err parse_steps(loader *ld, const ynode *n, int depth, const char *what,
                            pal_step_list *out)
 {
-    if (n->kind != Y_SEQ || n->count == 0)
+    if (n->kind != PAL_Y_SEQ || n->count == 0)
         return fail(ld, PAL_ERR_PARSE, n, "expected %s a list of steps", what);
     pal_err err = count_limit(ld, n, LIMIT_ITEMS, "steps in one list");
     if (err)
@@ -2035,7 +1740,7 @@ static pal_err parse_steps(loader *ld, const ynode *n, int depth, const char *wh
 
 static pal_err parse_when(loader *ld, const ynode *n, int flow_index, pal_flow *flow)
 {
-    if (n->kind == Y_MAP || items_count(n) == 0)
+    if (n->kind == PAL_Y_MAP || items_count(n) == 0)
         return fail(ld, PAL_ERR_PARSE, n, "expected when: an intent or a list of intents");
     pal_err err = count_limit(ld, n, LIMIT_ITEMS, "intents");
     if (err)

@@ -37,6 +37,7 @@
 #include <libfyaml.h>
 
 #include "base/mem.h"
+#include "base/ytree.h"
 #include "text/utf8.h"
 
 #define CONFIG_FILE_MAX ((size_t)1 << 20)
@@ -545,20 +546,7 @@ void pal_config_add_bot(pal_config *config, const char *path)
 
 /* ---- the YAML tree --------------------------------------------------------- */
 
-typedef enum ykind { Y_SCALAR = 0, Y_SEQ, Y_MAP } ykind;
-
-typedef struct ynode ynode;
-struct ynode {
-    ykind kind;
-    bool null;        /* an empty, ~ or null plain scalar */
-    int line, column; /* 1-based */
-    const char *text; /* scalars: NUL-terminated (no NUL inside), in the arena */
-    size_t len;
-    ynode *first, *last; /* sequence items, or mapping keys */
-    size_t count;
-    ynode *next;  /* the next item or key of the parent */
-    ynode *value; /* mapping keys: their value */
-};
+typedef pal_ynode ynode;
 
 typedef struct reader {
     const char *path;
@@ -566,11 +554,6 @@ typedef struct reader {
     size_t errlen;
     pal_arena *arena;
 } reader;
-
-typedef struct frame {
-    ynode *node;
-    ynode *key; /* a mapping's key still waiting for its value */
-} frame;
 
 __attribute__((format(printf, 5, 6))) static pal_err fail_pos(reader *rd, pal_err err, int line,
                                                               int column, const char *fmt, ...)
@@ -589,278 +572,32 @@ __attribute__((format(printf, 5, 6))) static pal_err fail_pos(reader *rd, pal_er
 
 #define fail(rd, node, ...) fail_pos(rd, PAL_ERR_PARSE, (node)->line, (node)->column, __VA_ARGS__)
 
-static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-    (void)diag;
-    (void)user;
-    (void)buf;
-    (void)len;
-}
-
-static void node_append(ynode *parent, ynode *child)
-{
-    if (parent->last)
-        parent->last->next = child;
-    else
-        parent->first = child;
-    parent->last = child;
-    parent->count++;
-}
-
-static bool is_null_text(const char *s)
-{
-    return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-           strcmp(s, "NULL") == 0;
-}
-
-/* A mapping's keys are unique (YAML says so): a second `listen:` silently
- * winning would be a bug to hunt. Maps here are small; quadratic is fine
- * up to a point, and LIMIT_CHANNEL_SETTINGS bounds the largest. */
-static pal_err check_duplicate_keys(reader *rd, const ynode *map)
-{
-    for (const ynode *k = map->first; k; k = k->next) {
-        for (const ynode *j = map->first; j != k; j = j->next) {
-            if (strcmp(j->text, k->text) == 0)
-                return fail(rd, k, "duplicate key '%s' (first at line %d)", k->text, j->line);
-        }
-    }
-    return PAL_OK;
-}
-
-static pal_err attach(reader *rd, frame *stack, size_t depth, ynode *n, ynode **root)
-{
-    if (depth == 0) {
-        *root = n;
-        return PAL_OK;
-    }
-    frame *top = &stack[depth - 1];
-    if (top->node->kind == Y_SEQ) {
-        node_append(top->node, n);
-        return PAL_OK;
-    }
-    if (!top->key) {
-        if (n->kind != Y_SCALAR || n->null)
-            return fail(rd, n, "expected a key (a plain string)");
-        if (top->node->count >= LIMIT_CHANNEL_SETTINGS)
-            return fail_pos(rd, PAL_ERR_PARSE, n->line, n->column,
-                            "more than %d keys in one mapping", LIMIT_CHANNEL_SETTINGS);
-        node_append(top->node, n);
-        top->key = n;
-        return PAL_OK;
-    }
-    top->key->value = n;
-    top->key = NULL;
-    return PAL_OK;
-}
-
-/* The position of an event; empty values have none: they take their key's. */
-static void event_position(struct fy_event *event, const frame *stack, size_t depth, int *line,
-                           int *column)
-{
-    const struct fy_mark *mark = fy_event_start_mark(event);
-    if (mark) {
-        *line = mark->line + 1;
-        *column = mark->column + 1;
-        return;
-    }
-    *line = 1;
-    *column = 1;
-    if (depth > 0) {
-        const ynode *near = stack[depth - 1].key ? stack[depth - 1].key : stack[depth - 1].node;
-        *line = near->line;
-        *column = near->column;
-    }
-}
-
-static pal_err syntax_error(reader *rd, struct fy_diag *diag)
-{
-    void *iter = NULL;
-    struct fy_diag_error *e;
-    while ((e = fy_diag_errors_iterate(diag, &iter)) != NULL) {
-        if (e->type < FYET_ERROR)
-            continue;
-        /* libfyaml's collected positions are already 1-based. */
-        return fail_pos(rd, PAL_ERR_PARSE, e->line > 0 ? e->line : 1, e->column > 0 ? e->column : 1,
-                        "invalid YAML: %s", e->msg ? e->msg : "syntax error");
-    }
-    return fail_pos(rd, PAL_ERR_PARSE, 1, 1, "invalid YAML");
-}
-
-/* One event into the tree; *done at the end of the stream. */
-static pal_err tree_event(reader *rd, struct fy_event *event, frame *stack, size_t *depth,
-                          size_t *nodes, int *documents, ynode **root, bool *done)
-{
-    int line, column;
-    event_position(event, stack, *depth, &line, &column);
-    switch (event->type) {
-    case FYET_STREAM_START:
-    case FYET_DOCUMENT_END:
-        return PAL_OK;
-    case FYET_STREAM_END:
-        *done = true;
-        return PAL_OK;
-    case FYET_DOCUMENT_START:
-        if (++*documents > 1)
-            return fail_pos(rd, PAL_ERR_PARSE, line, column,
-                            "expected one YAML document: a configuration is one mapping");
-        return PAL_OK;
-    case FYET_ALIAS: /* marked on its name, after the '*' */
-        return fail_pos(rd, PAL_ERR_PARSE, line, column > 1 ? column - 1 : column,
-                        "aliases (*name) are not supported: write the value out");
-    case FYET_MAPPING_END:
-    case FYET_SEQUENCE_END: {
-        if (*depth == 0)
-            return fail_pos(rd, PAL_ERR_PARSE, line, column, "unexpected end of a collection");
-        ynode *closed = stack[*depth - 1].node;
-        (*depth)--;
-        return closed->kind == Y_MAP ? check_duplicate_keys(rd, closed) : PAL_OK;
-    }
-    case FYET_SCALAR:
-    case FYET_MAPPING_START:
-    case FYET_SEQUENCE_START:
-        break;
-    default:
-        return fail_pos(rd, PAL_ERR_PARSE, line, column, "unexpected YAML event");
-    }
-    struct fy_token *anchor = fy_event_get_anchor_token(event);
-    struct fy_token *tag = fy_event_get_tag_token(event);
-    if (anchor || tag) {
-        const struct fy_mark *mark = fy_token_start_mark(anchor ? anchor : tag);
-        if (mark) {
-            /* An anchor's mark is on its name, after the '&'. */
-            line = mark->line + 1;
-            column = mark->column + (anchor && mark->column > 0 ? 0 : 1);
-        }
-        return fail_pos(rd, PAL_ERR_PARSE, line, column, "%s",
-                        anchor ? "anchors (&name) and aliases are not supported: write the "
-                                 "value out"
-                               : "tags (!name) are not supported");
-    }
-    if (++*nodes > LIMIT_NODES)
-        return fail_pos(rd, PAL_ERR_PARSE, line, column, "more than %d YAML nodes", LIMIT_NODES);
-    ynode *n = pal_arena_alloc(rd->arena, sizeof(*n));
-    memset(n, 0, sizeof(*n));
-    n->line = line;
-    n->column = column;
-    if (event->type == FYET_SCALAR) {
-        size_t len = 0;
-        const char *text = fy_token_get_text(event->scalar.value, &len);
-        if (!text)
-            len = 0;
-        n->kind = Y_SCALAR;
-        n->text = pal_arena_strndup(rd->arena, text ? text : "", len);
-        n->len = len;
-        enum fy_scalar_style style = fy_token_scalar_style(event->scalar.value);
-        /* libfyaml marks a quoted scalar after its quote; people expect the quote. */
-        if ((style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED) && n->column > 1)
-            n->column--;
-        if (pal_utf8_check_text(n->text, len, NULL) != PAL_OK)
-            return fail(rd, n, "a string holds a NUL character or invalid UTF-8");
-        n->null = style == FYSS_PLAIN && is_null_text(n->text);
-        return attach(rd, stack, *depth, n, root);
-    }
-    n->kind = event->type == FYET_MAPPING_START ? Y_MAP : Y_SEQ;
-    pal_err err = attach(rd, stack, *depth, n, root);
-    if (err)
-        return err;
-    if (*depth == LIMIT_DEPTH)
-        return fail_pos(rd, PAL_ERR_PARSE, line, column, "nested more than %d levels deep",
-                        LIMIT_DEPTH);
-    stack[(*depth)++] = (frame){n, NULL};
-    return PAL_OK;
-}
-
-/* Line and column (in characters) of byte offset off of valid text[0..off). */
-static void offset_position(const char *text, size_t off, int *line, int *column)
-{
-    size_t line_start = 0;
-    int l = 1;
-    for (size_t i = 0; i < off; i++) {
-        if (text[i] == '\n') {
-            l++;
-            line_start = i + 1;
-        }
-    }
-    *line = l;
-    *column = (int)pal_utf8_length(text + line_start, off - line_start) + 1;
-}
-
-/* The tree of yaml[0..len); *root is NULL for an empty file. */
 static pal_err tree_build(reader *rd, const char *yaml, size_t len, ynode **root)
 {
-    struct fy_diag *diag = NULL;
-    struct fy_parser *parser = NULL;
-    struct fy_event *event = NULL;
-    frame stack[LIMIT_DEPTH];
-    size_t depth = 0, nodes = 0, bad = 0;
-    int documents = 0;
-    bool done = false;
-    pal_err err = PAL_ERR_INTERNAL;
-
-    *root = NULL;
-    if (pal_utf8_check_text(yaml, len, &bad) != PAL_OK) {
-        int line, column;
-        offset_position(yaml, bad, &line, &column);
-        return fail_pos(rd, PAL_ERR_PARSE, line, column, "%s",
-                        yaml[bad] ? "invalid UTF-8: a configuration file is UTF-8 text"
-                                  : "a NUL byte: a configuration file is UTF-8 text");
-    }
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = diag_discard;
-    dcfg.colorize = false;
-    diag = fy_diag_create(&dcfg);
-    if (!diag) {
-        err = fail_pos(rd, PAL_ERR_INTERNAL, 1, 1, "libfyaml: cannot create diagnostics");
-        goto out;
-    }
-    fy_diag_set_collect_errors(diag, true);
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = diag};
-    parser = fy_parser_create(&cfg);
-    if (!parser || fy_parser_set_string(parser, yaml, len) != 0) {
-        err = fail_pos(rd, PAL_ERR_INTERNAL, 1, 1, "libfyaml: cannot create a parser");
-        goto out;
-    }
-    while (!done) {
-        event = fy_parser_parse(parser);
-        if (!event) {
-            if (fy_parser_get_stream_error(parser) || fy_diag_got_error(diag)) {
-                err = syntax_error(rd, diag);
-                goto out;
-            }
-            break;
-        }
-        err = tree_event(rd, event, stack, &depth, &nodes, &documents, root, &done);
-        fy_parser_event_free(parser, event);
-        event = NULL;
-        if (err)
-            goto out;
-    }
-    if (fy_diag_got_error(diag)) {
-        err = syntax_error(rd, diag);
-        goto out;
-    }
-    err = PAL_OK;
-out:
-    fy_parser_destroy(parser);
-    if (diag)
-        fy_diag_destroy(diag);
-    return err;
+    pal_ytree_options options = {
+        .path = rd->path,
+        .max_nodes = LIMIT_NODES,
+        .max_depth = LIMIT_DEPTH,
+        .over_limits = PAL_ERR_PARSE,
+        .what = "a configuration file",
+        .one_document = "a configuration is one mapping",
+        .empty = NULL, /* an empty file changes nothing */
+    };
+    return pal_ytree_parse(&options, yaml, len, rd->arena, root, rd->errbuf, rd->errlen);
 }
 
 /* ---- from the tree into a configuration ------------------------------------ */
 
 static const char *kind_name(const ynode *n)
 {
-    return n->kind == Y_MAP ? "a mapping" : n->kind == Y_SEQ ? "a list" : "a scalar";
+    return n->kind == PAL_Y_MAP ? "a mapping" : n->kind == PAL_Y_SEQ ? "a list" : "a scalar";
 }
 
 static pal_err read_setting(reader *rd, const setting *s, const ynode *n, pal_config *config)
 {
     char why[WHY_MAX], exp[WHY_MAX / 2];
     value v = {0};
-    if (n->kind != Y_SCALAR)
+    if (n->kind != PAL_Y_SCALAR)
         return fail(rd, n, "%s: expected %s, not %s", s->name, expected(s, exp, sizeof(exp)),
                     kind_name(n));
     if (n->null) {
@@ -905,9 +642,9 @@ static pal_err check_channel_name(reader *rd, const ynode *key, const char *what
 
 static pal_err read_channels(reader *rd, const ynode *channels, pal_config_bot *bot)
 {
-    if (channels->kind == Y_SCALAR && channels->null)
+    if (channels->kind == PAL_Y_SCALAR && channels->null)
         return PAL_OK;
-    if (channels->kind != Y_MAP)
+    if (channels->kind != PAL_Y_MAP)
         return fail(rd, channels, "channels: expected a mapping of CHANNEL: {NAME: value}, not %s",
                     kind_name(channels));
     for (const ynode *ck = channels->first; ck; ck = ck->next) {
@@ -915,18 +652,18 @@ static pal_err read_channels(reader *rd, const ynode *channels, pal_config_bot *
         if (err)
             return err;
         const ynode *map = ck->value;
-        if (map->kind == Y_SCALAR && map->null)
+        if (map->kind == PAL_Y_SCALAR && map->null)
             continue;
-        if (map->kind != Y_MAP)
+        if (map->kind != PAL_Y_MAP)
             return fail(rd, map, "channel %s: expected a mapping of NAME: value, not %s", ck->text,
                         kind_name(map));
         for (const ynode *k = map->first; k; k = k->next) {
             if ((err = check_channel_name(rd, k, "channel setting name")) != PAL_OK)
                 return err;
             const ynode *v = k->value;
-            if (v->kind != Y_SCALAR || v->null)
+            if (v->kind != PAL_Y_SCALAR || v->null)
                 return fail(rd, v, "%s.%s: expected a string, not %s", ck->text, k->text,
-                            v->kind == Y_SCALAR ? "an empty value" : kind_name(v));
+                            v->kind == PAL_Y_SCALAR ? "an empty value" : kind_name(v));
             /* The value may be a credential: the message never repeats it. */
             const char *problem = string_problem(v->text, LIMIT_CHANNEL_VALUE, "\t\n\r");
             if (problem)
@@ -949,9 +686,9 @@ static pal_err read_channels(reader *rd, const ynode *channels, pal_config_bot *
 
 static pal_err read_bot_path(reader *rd, const ynode *n, const char **out)
 {
-    if (n->kind != Y_SCALAR || n->null)
+    if (n->kind != PAL_Y_SCALAR || n->null)
         return fail(rd, n, "a bot's path: expected a directory, not %s",
-                    n->kind == Y_SCALAR ? "an empty value" : kind_name(n));
+                    n->kind == PAL_Y_SCALAR ? "an empty value" : kind_name(n));
     const char *problem = string_problem(n->text, LIMIT_PATH, "");
     if (problem)
         return fail(rd, n, "a bot's path %s", problem);
@@ -964,16 +701,16 @@ static pal_err read_bots(reader *rd, const ynode *list, pal_config *config)
     bots_free(config->bots, config->n_bots);
     config->bots = NULL;
     config->n_bots = 0;
-    if (list->kind == Y_SCALAR && list->null)
+    if (list->kind == PAL_Y_SCALAR && list->null)
         return PAL_OK;
-    if (list->kind != Y_SEQ)
+    if (list->kind != PAL_Y_SEQ)
         return fail(rd, list, "bots: expected a list of bot directories, not %s", kind_name(list));
     if (list->count > LIMIT_BOTS)
         return fail(rd, list, "bots: more than %d bots", LIMIT_BOTS);
     for (const ynode *item = list->first; item; item = item->next) {
         const char *path = NULL;
         pal_err err;
-        if (item->kind != Y_MAP) {
+        if (item->kind != PAL_Y_MAP) {
             if ((err = read_bot_path(rd, item, &path)) != PAL_OK)
                 return err;
             bot_append(config, path);
@@ -1001,9 +738,9 @@ static pal_err read_bots(reader *rd, const ynode *list, pal_config *config)
 
 static pal_err read_root(reader *rd, const ynode *root, pal_config *config)
 {
-    if (!root || (root->kind == Y_SCALAR && root->null))
+    if (!root || (root->kind == PAL_Y_SCALAR && root->null))
         return PAL_OK; /* an empty file (or only comments) changes nothing */
-    if (root->kind != Y_MAP)
+    if (root->kind != PAL_Y_MAP)
         return fail(rd, root, "expected settings (a mapping of name: value), not %s",
                     kind_name(root));
     for (const ynode *k = root->first; k; k = k->next) {
