@@ -33,6 +33,7 @@
 #include <pcre2.h>
 
 #include "base/mem.h"
+#include "base/ytree.h"
 #include "dialog/bot_model.h"
 #include "dialog/transcript.h"
 #include "nlu/classifier.h"
@@ -99,21 +100,7 @@ struct pal_convtest {
 
 /* ---- the YAML tree ---------------------------------------------------------------------- */
 
-typedef enum tkind { T_SCALAR = 0, T_SEQ, T_MAP } tkind;
-
-typedef struct tnode tnode;
-struct tnode {
-    tkind kind;
-    bool plain;       /* a scalar written without quotes */
-    bool null;        /* a plain empty, ~ or null scalar */
-    int line, column; /* 1-based */
-    const char *text; /* scalars: NUL-terminated, in the arena */
-    size_t len;
-    tnode *first, *last; /* items, or mapping keys */
-    size_t count;
-    tnode *next;  /* next item or key of the parent */
-    tnode *value; /* a mapping key's value */
-};
+typedef pal_ynode tnode;
 
 typedef struct parser {
     const pal_bot *bot;
@@ -147,267 +134,18 @@ __attribute__((format(printf, 3, 4))) static pal_err fail(parser *p, const tnode
     return fail_pos(p, PAL_ERR_PARSE, n->line, n->column, "%s", msg);
 }
 
-typedef struct frame {
-    tnode *node;
-    tnode *key; /* a mapping's key waiting for its value */
-} frame;
-
-static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-    (void)diag;
-    (void)user;
-    (void)buf;
-    (void)len;
-}
-
-static void append(tnode *parent, tnode *child)
-{
-    if (parent->last)
-        parent->last->next = child;
-    else
-        parent->first = child;
-    parent->last = child;
-    parent->count++;
-}
-
-static int cmp_key(const void *a, const void *b)
-{
-    const tnode *x = *(const tnode *const *)a, *y = *(const tnode *const *)b;
-    int c = strcmp(x->text, y->text);
-    if (c)
-        return c;
-    return x->line != y->line ? (x->line < y->line ? -1 : 1) : (x->column < y->column ? -1 : 1);
-}
-
-static pal_err check_duplicates(parser *p, const tnode *map)
-{
-    if (map->count < 2)
-        return PAL_OK;
-    const tnode **keys = pal_xmalloc(map->count * sizeof(*keys));
-    size_t n = 0;
-    pal_err err = PAL_OK;
-    for (const tnode *k = map->first; k; k = k->next)
-        keys[n++] = k;
-    qsort(keys, n, sizeof(*keys), cmp_key);
-    for (size_t i = 1; i < n && !err; i++) {
-        if (strcmp(keys[i - 1]->text, keys[i]->text) == 0)
-            err = fail(p, keys[i], "duplicate key '%s' (first at line %d)", keys[i]->text,
-                       keys[i - 1]->line);
-    }
-    free(keys);
-    return err;
-}
-
-static bool null_text(const char *s)
-{
-    return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-           strcmp(s, "NULL") == 0;
-}
-
-static pal_err attach(parser *p, frame *stack, size_t depth, tnode *n, tnode **root)
-{
-    if (depth == 0) {
-        *root = n;
-        return PAL_OK;
-    }
-    frame *top = &stack[depth - 1];
-    if (top->node->kind == T_SEQ) {
-        append(top->node, n);
-        return PAL_OK;
-    }
-    if (!top->key) {
-        if (n->kind != T_SCALAR || n->null)
-            return fail(p, n, "expected a key (a plain string)");
-        if (top->node->count == LIMIT_KEYS)
-            return fail_pos(p, PAL_ERR_LIMIT, n->line, n->column, "more than %d keys", LIMIT_KEYS);
-        append(top->node, n);
-        top->key = n;
-        return PAL_OK;
-    }
-    top->key->value = n;
-    top->key = NULL;
-    return PAL_OK;
-}
-
-typedef struct tree_state {
-    frame stack[LIMIT_DEPTH];
-    size_t depth, nodes;
-    int documents;
-    tnode *root;
-    bool done;
-} tree_state;
-
-static pal_err tree_event(parser *p, struct fy_event *event, tree_state *t)
-{
-    const struct fy_mark *mark = fy_event_start_mark(event);
-    int line = 1, column = 1;
-    if (mark) {
-        line = mark->line + 1;
-        column = mark->column + 1;
-    } else if (t->depth > 0) { /* an empty value: at its key */
-        const tnode *near =
-            t->stack[t->depth - 1].key ? t->stack[t->depth - 1].key : t->stack[t->depth - 1].node;
-        line = near->line;
-        column = near->column;
-    }
-    switch (event->type) {
-    case FYET_STREAM_START:
-    case FYET_DOCUMENT_END:
-        return PAL_OK;
-    case FYET_STREAM_END:
-        t->done = true;
-        return PAL_OK;
-    case FYET_DOCUMENT_START:
-        if (++t->documents > 1)
-            return fail_pos(p, PAL_ERR_PARSE, line, column,
-                            "expected one YAML document: a test file holds one conversation");
-        return PAL_OK;
-    case FYET_ALIAS:
-        return fail_pos(p, PAL_ERR_PARSE, line, column > 1 ? column - 1 : column,
-                        "aliases (*name) are not supported: write the value out");
-    case FYET_MAPPING_END:
-    case FYET_SEQUENCE_END:
-        if (t->depth == 0)
-            return fail_pos(p, PAL_ERR_PARSE, line, column, "unexpected end of a collection");
-        t->depth--;
-        return t->stack[t->depth].node->kind == T_MAP ? check_duplicates(p, t->stack[t->depth].node)
-                                                      : PAL_OK;
-    case FYET_SCALAR:
-    case FYET_MAPPING_START:
-    case FYET_SEQUENCE_START:
-        break;
-    default:
-        return fail_pos(p, PAL_ERR_PARSE, line, column, "unexpected YAML event");
-    }
-    struct fy_token *anchor = fy_event_get_anchor_token(event);
-    struct fy_token *tag = fy_event_get_tag_token(event);
-    if (anchor || tag) {
-        const struct fy_mark *at = fy_token_start_mark(anchor ? anchor : tag);
-        if (at) { /* an anchor's mark is on its name, after the '&' */
-            line = at->line + 1;
-            column = at->column + (anchor && at->column > 0 ? 0 : 1);
-        }
-        return fail_pos(p, PAL_ERR_PARSE, line, column, "%s",
-                        anchor ? "anchors (&name) are not supported: write the value out"
-                               : "tags (!name) are not supported");
-    }
-    if (++t->nodes > LIMIT_NODES)
-        return fail_pos(p, PAL_ERR_LIMIT, line, column, "more than %d YAML nodes", LIMIT_NODES);
-    tnode *n = pal_arena_alloc(p->arena, sizeof(*n));
-    memset(n, 0, sizeof(*n));
-    n->line = line;
-    n->column = column;
-    if (event->type == FYET_SCALAR) {
-        size_t len = 0;
-        const char *text = fy_token_get_text(event->scalar.value, &len);
-        if (!text)
-            len = 0;
-        n->text = pal_arena_strndup(p->arena, text ? text : "", len);
-        n->len = len;
-        enum fy_scalar_style style = fy_token_scalar_style(event->scalar.value);
-        n->plain = style == FYSS_PLAIN;
-        /* libfyaml marks a quoted scalar after its quote; authors expect the quote. */
-        if ((style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED) && n->column > 1)
-            n->column--;
-        if (pal_utf8_check_text(n->text, len, NULL) != PAL_OK)
-            return fail(p, n, "a string holds a NUL character or invalid UTF-8");
-        n->null = n->plain && null_text(n->text);
-        return attach(p, t->stack, t->depth, n, &t->root);
-    }
-    n->kind = event->type == FYET_MAPPING_START ? T_MAP : T_SEQ;
-    pal_err err = attach(p, t->stack, t->depth, n, &t->root);
-    if (err)
-        return err;
-    if (t->depth == LIMIT_DEPTH)
-        return fail_pos(p, PAL_ERR_LIMIT, line, column, "nested more than %d levels deep",
-                        LIMIT_DEPTH);
-    t->stack[t->depth++] = (frame){n, NULL};
-    return PAL_OK;
-}
-
-static pal_err syntax_error(parser *p, struct fy_diag *diag)
-{
-    void *iter = NULL;
-    struct fy_diag_error *e;
-    while ((e = fy_diag_errors_iterate(diag, &iter)) != NULL) {
-        if (e->type >= FYET_ERROR)
-            return fail_pos(p, PAL_ERR_PARSE, e->line > 0 ? e->line : 1,
-                            e->column > 0 ? e->column : 1, "invalid YAML: %s",
-                            e->msg ? e->msg : "syntax error");
-    }
-    return fail_pos(p, PAL_ERR_PARSE, 1, 1, "invalid YAML");
-}
-
 static pal_err tree_build(parser *p, const char *text, size_t len, tnode **root)
 {
-    struct fy_diag *diag = NULL;
-    struct fy_parser *fyp = NULL;
-    struct fy_event *event = NULL;
-    tree_state *t = pal_xcalloc(1, sizeof(*t));
-    pal_err err = PAL_ERR_INTERNAL;
-    size_t bad = 0;
-
-    *root = NULL;
-    if (pal_utf8_check_text(text, len, &bad) != PAL_OK) {
-        int line = 1;
-        size_t line_start = 0;
-        for (size_t i = 0; i < bad; i++) {
-            if (text[i] == '\n') {
-                line++;
-                line_start = i + 1;
-            }
-        }
-        err = fail_pos(p, PAL_ERR_PARSE, line,
-                       (int)pal_utf8_length(text + line_start, bad - line_start) + 1,
-                       "%s: a test file is UTF-8 text", text[bad] ? "invalid UTF-8" : "a NUL byte");
-        goto out;
-    }
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = diag_discard;
-    dcfg.colorize = false;
-    diag = fy_diag_create(&dcfg);
-    if (!diag) {
-        err = fail_pos(p, PAL_ERR_INTERNAL, 1, 1, "libfyaml: cannot create diagnostics");
-        goto out;
-    }
-    fy_diag_set_collect_errors(diag, true);
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = diag};
-    fyp = fy_parser_create(&cfg);
-    if (!fyp || fy_parser_set_string(fyp, text, len) != 0) {
-        err = fail_pos(p, PAL_ERR_INTERNAL, 1, 1, "libfyaml: cannot create a parser");
-        goto out;
-    }
-    while (!t->done) {
-        event = fy_parser_parse(fyp);
-        if (!event) {
-            if (fy_parser_get_stream_error(fyp) || fy_diag_got_error(diag)) {
-                err = syntax_error(p, diag);
-                goto out;
-            }
-            break;
-        }
-        err = tree_event(p, event, t);
-        fy_parser_event_free(fyp, event);
-        event = NULL;
-        if (err)
-            goto out;
-    }
-    if (fy_diag_got_error(diag)) {
-        err = syntax_error(p, diag);
-        goto out;
-    }
-    *root = t->root;
-    err = PAL_OK;
-out:
-    if (event)
-        fy_parser_event_free(fyp, event);
-    fy_parser_destroy(fyp);
-    if (diag)
-        fy_diag_destroy(diag);
-    free(t);
-    return err;
+    pal_ytree_options options = {
+        .path = p->path,
+        .max_nodes = LIMIT_NODES,
+        .max_depth = LIMIT_DEPTH,
+        .over_limits = PAL_ERR_LIMIT,
+        .what = "a test file",
+        .one_document = "a test file holds one conversation",
+        .empty = NULL, /* the checks of the tree say what is missing */
+    };
+    return pal_ytree_parse(&options, text, len, p->arena, root, p->errbuf, p->errlen);
 }
 
 /* ---- tree access ---------------------------------------------------------------------- */
@@ -443,7 +181,7 @@ static pal_err check_keys(parser *p, const tnode *map, const char *const *keys, 
 
 static pal_err expect_scalar(parser *p, const tnode *n, const char *what)
 {
-    if (n->kind != T_SCALAR || n->null)
+    if (n->kind != PAL_Y_SCALAR || n->null)
         return fail(p, n, "expected %s", what);
     return PAL_OK;
 }
@@ -491,7 +229,7 @@ static pal_err parse_matcher(parser *p, const tnode *n, matcher *m)
     static const char *const keys[] = {"contains", "regex"};
     static const char expected[] =
         "a reply: a string (the exact text), {contains: text} or {regex: pattern}";
-    if (n->kind == T_SCALAR) {
+    if (n->kind == PAL_Y_SCALAR) {
         pal_err err = expect_scalar(p, n, expected);
         if (err)
             return err;
@@ -503,7 +241,7 @@ static pal_err parse_matcher(parser *p, const tnode *n, matcher *m)
         m->text = pal_xstrndup(n->text, len);
         return PAL_OK;
     }
-    if (n->kind != T_MAP || n->count != 1)
+    if (n->kind != PAL_Y_MAP || n->count != 1)
         return fail(p, n, "expected %s", expected);
     pal_err err = check_keys(p, n, keys, 2, "a reply expectation");
     if (!err)
@@ -519,7 +257,7 @@ static pal_err parse_matcher(parser *p, const tnode *n, matcher *m)
 static pal_err parse_bot(parser *p, const tnode *n, expect_step *s)
 {
     s->check_bot = true;
-    if (n->kind != T_SEQ) {
+    if (n->kind != PAL_Y_SEQ) {
         s->bot = pal_xcalloc(1, sizeof(*s->bot));
         s->n_bot = 1;
         return parse_matcher(p, n, &s->bot[0]);
@@ -538,7 +276,7 @@ static pal_err parse_bot(parser *p, const tnode *n, expect_step *s)
 
 static pal_err parse_buttons(parser *p, const tnode *n, expect_step *s)
 {
-    if (n->kind != T_SEQ)
+    if (n->kind != PAL_Y_SEQ)
         return fail(p, n, "expected the list of quick replies offered, e.g. [Bud, Coors]");
     s->check_buttons = true;
     s->buttons = pal_xcalloc(n->count + 1, sizeof(*s->buttons));
@@ -580,7 +318,7 @@ static void service_names(const pal_bot *bot, char *buf, size_t len)
 
 static pal_err parse_slots(parser *p, const tnode *n, expect_step *s)
 {
-    if (n->kind != T_MAP)
+    if (n->kind != PAL_Y_MAP)
         return fail(p, n, "expected slot values after the turn: {slot: value, ...} (~: unset)");
     s->slots = pal_xcalloc(n->count + 1, sizeof(*s->slots));
     for (const tnode *k = n->first; k; k = k->next) {
@@ -592,7 +330,7 @@ static pal_err parse_slots(parser *p, const tnode *n, expect_step *s)
                         names);
         }
         const tnode *v = k->value;
-        if (v->kind != T_SCALAR)
+        if (v->kind != PAL_Y_SCALAR)
             return fail(p, v, "expected the slot's value (a string), or ~ for unset");
         slot_expect *e = &s->slots[s->n_slots++];
         e->slot = slot;
@@ -603,9 +341,9 @@ static pal_err parse_slots(parser *p, const tnode *n, expect_step *s)
 
 static pal_err parse_handoff(parser *p, const tnode *n, expect_step *s)
 {
-    if (n->kind == T_SCALAR && n->plain && strcmp(n->text, "true") == 0)
+    if (n->kind == PAL_Y_SCALAR && n->plain && strcmp(n->text, "true") == 0)
         s->handoff = 1;
-    else if (n->kind == T_SCALAR && n->plain && strcmp(n->text, "false") == 0)
+    else if (n->kind == PAL_Y_SCALAR && n->plain && strcmp(n->text, "false") == 0)
         s->handoff = 0;
     else
         return fail(p, n, "expected true (a person has taken over) or false");
@@ -629,7 +367,7 @@ static pal_err parse_step(parser *p, const tnode *n, expect_step *s)
                                        "handoff", "intent", "lang"};
     s->handoff = -1;
     s->line = n->line;
-    if (n->kind != T_MAP)
+    if (n->kind != PAL_Y_MAP)
         return fail(p, n, "expected a step: {user: what the customer says, bot: ...}");
     pal_err err = check_keys(p, n, keys, sizeof(keys) / sizeof(keys[0]), "a step");
     if (err)
@@ -637,7 +375,7 @@ static pal_err parse_step(parser *p, const tnode *n, expect_step *s)
     const tnode *v = map_get(n, "user");
     if (!v)
         return fail(p, n, "expected user: (what the customer says) in each step");
-    if (v->kind != T_SCALAR || v->null) /* "" is a message; nothing or ~ is a slip */
+    if (v->kind != PAL_Y_SCALAR || v->null) /* "" is a message; nothing or ~ is a slip */
         return fail(p, v, "expected what the customer says (a string; \"\" for an empty one)");
     s->user = copy_text(v);
     if ((v = map_get(n, "bot")) != NULL && (err = parse_bot(p, v, s)) != PAL_OK)
@@ -659,13 +397,13 @@ static pal_err parse_step(parser *p, const tnode *n, expect_step *s)
  * null, booleans or numbers when they read as such (YAML 1.2 core schema). */
 static json_t *to_json(const tnode *n)
 {
-    if (n->kind == T_MAP) {
+    if (n->kind == PAL_Y_MAP) {
         json_t *o = json_object();
         for (const tnode *k = n->first; k; k = k->next)
             json_object_set_new(o, k->text, to_json(k->value));
         return o;
     }
-    if (n->kind == T_SEQ) {
+    if (n->kind == PAL_Y_SEQ) {
         json_t *a = json_array();
         for (const tnode *item = n->first; item; item = item->next)
             json_array_append_new(a, to_json(item));
@@ -692,9 +430,9 @@ static json_t *to_json(const tnode *n)
 static pal_err parse_answer(parser *p, const tnode *n, char **out)
 {
     *out = NULL;
-    if (n->kind == T_SCALAR && n->plain && strcmp(n->text, "error") == 0)
+    if (n->kind == PAL_Y_SCALAR && n->plain && strcmp(n->text, "error") == 0)
         return PAL_OK;
-    if (n->kind != T_MAP)
+    if (n->kind != PAL_Y_MAP)
         return fail(p, n,
                     "expected the service's answer (a mapping, sent as a JSON object) or "
                     "error (the call fails)");
@@ -718,7 +456,7 @@ static int service_index(const pal_bot *bot, const char *name)
 static pal_err parse_services(parser *p, const tnode *n)
 {
     pal_convtest *t = p->test;
-    if (n->kind != T_MAP)
+    if (n->kind != PAL_Y_MAP)
         return fail(p, n, "expected services: {name: answer, ...}");
     t->mocks = pal_xcalloc(n->count + 1, sizeof(*t->mocks));
     for (const tnode *k = n->first; k; k = k->next) {
@@ -733,11 +471,11 @@ static pal_err parse_services(parser *p, const tnode *n)
         m->service = service;
         const tnode *v = k->value;
         /* A list: the answers to successive calls, the last one repeating. */
-        size_t n_answers = v->kind == T_SEQ ? v->count : 1;
+        size_t n_answers = v->kind == PAL_Y_SEQ ? v->count : 1;
         if (n_answers == 0 || n_answers > LIMIT_ANSWERS)
             return fail(p, v, "expected from 1 to %d answers", LIMIT_ANSWERS);
         m->answers = pal_xcalloc(n_answers, sizeof(*m->answers));
-        const tnode *item = v->kind == T_SEQ ? v->first : v;
+        const tnode *item = v->kind == PAL_Y_SEQ ? v->first : v;
         for (; item && m->n_answers < n_answers; item = item->next) {
             pal_err err = parse_answer(p, item, &m->answers[m->n_answers++]);
             if (err)
@@ -755,7 +493,7 @@ static pal_err compile(parser *p, const tnode *root)
         return fail_pos(p, PAL_ERR_PARSE, 1, 1,
                         "the file is empty: expected a test (name:, steps: [{user: ..., "
                         "bot: ...}])");
-    if (root->kind != T_MAP)
+    if (root->kind != PAL_Y_MAP)
         return fail(p, root, "expected a test: a mapping with name:, steps: ...");
     pal_err err = check_keys(p, root, keys, 4, "a test");
     if (err)
@@ -773,7 +511,7 @@ static pal_err compile(parser *p, const tnode *root)
     v = map_get(root, "steps");
     if (!v)
         return fail(p, root, "expected steps: [{user: ..., bot: ...}, ...]");
-    if (v->kind != T_SEQ || v->count == 0)
+    if (v->kind != PAL_Y_SEQ || v->count == 0)
         return fail(p, v, "expected steps: a list of at least one {user: ..., bot: ...}");
     if (v->count > LIMIT_STEPS)
         return fail_pos(p, PAL_ERR_LIMIT, v->line, v->column, "more than %d steps", LIMIT_STEPS);

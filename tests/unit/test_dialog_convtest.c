@@ -151,8 +151,9 @@ static void parse_errors_name_line_and_column(void **state)
                         "t.yaml:3:14: expected true (a person has taken over) or false");
     assert_string_equal(parse_error(f, "steps: [{user: a, user: b}]\n"),
                         "t.yaml:1:19: duplicate key 'user' (first at line 1)");
-    assert_string_equal(parse_error(f, "x: &a 1\nsteps: *a\n"),
-                        "t.yaml:1:4: anchors (&name) are not supported: write the value out");
+    assert_string_equal(
+        parse_error(f, "x: &a 1\nsteps: *a\n"),
+        "t.yaml:1:4: anchors (&name) and aliases are not supported: write the value out");
     assert_string_equal(parse_error(f, "steps: [{user: \"\xff\"}]\n"),
                         "t.yaml:1:17: invalid UTF-8: a test file is UTF-8 text");
     assert_non_null(strstr(parse_error(f, "steps:\n  - user: a\n    bot: {regex: \"(a\"}\n"),
