@@ -37,6 +37,7 @@
 
 #include <libfyaml.h>
 
+#include "base/file.h"
 #include "base/mem.h"
 #include "base/ytree.h"
 #include "text/normalize.h"
@@ -1947,59 +1948,6 @@ pal_err pal_bot__parse(const char *yaml, size_t len, const char *path_for_errors
 
 /* ---- files ----------------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4))) static void set_error(char *errbuf, size_t errlen,
-                                                            const char *fmt, ...)
-{
-    if (!errbuf || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* Reads at most BOT_FILE_MAX bytes of path (plus one, to tell a larger file). */
-static pal_err read_bot_file(const char *path, char **text, size_t *len, char *errbuf,
-                             size_t errlen)
-{
-    pal_err err = PAL_ERR_IO;
-    char *buf = NULL;
-    size_t used = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        set_error(errbuf, errlen, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    buf = pal_xmalloc(BOT_FILE_MAX + 2);
-    for (;;) {
-        ssize_t got = read(fd, buf + used, BOT_FILE_MAX + 1 - used);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            set_error(errbuf, errlen, "%s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (got == 0)
-            break;
-        used += (size_t)got;
-        if (used > BOT_FILE_MAX) {
-            set_error(errbuf, errlen, "%s: larger than %zu bytes", path, BOT_FILE_MAX);
-            err = PAL_ERR_LIMIT;
-            goto out;
-        }
-    }
-    buf[used] = '\0';
-    *text = buf;
-    *len = used;
-    buf = NULL;
-    err = PAL_OK;
-out:
-    free(buf);
-    if (fd >= 0)
-        close(fd);
-    return err;
-}
-
 pal_err pal_bot_load(const char *dir, pal_bot **out, char *errbuf, size_t errlen)
 {
     size_t dlen = strlen(dir);
@@ -2014,7 +1962,7 @@ pal_err pal_bot_load(const char *dir, pal_bot **out, char *errbuf, size_t errlen
     memcpy(path + dlen, "/bot.yaml", sizeof("/bot.yaml"));
     memcpy(data_dir, dir, dlen);
     memcpy(data_dir + dlen, "/data", sizeof("/data"));
-    pal_err err = read_bot_file(path, &text, &len, errbuf, errlen);
+    pal_err err = pal_file_read(path, BOT_FILE_MAX, &text, &len, errbuf, errlen);
     if (!err) {
         bool has_data = stat(data_dir, &st) == 0 && S_ISDIR(st.st_mode);
         err = pal_bot__parse(text, len, path, has_data ? data_dir : NULL, out, errbuf, errlen);

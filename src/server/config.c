@@ -36,6 +36,7 @@
 
 #include <libfyaml.h>
 
+#include "base/file.h"
 #include "base/mem.h"
 #include "base/ytree.h"
 #include "text/utf8.h"
@@ -762,49 +763,6 @@ static pal_err read_root(reader *rd, const ynode *root, pal_config *config)
     return PAL_OK;
 }
 
-/* Reads at most CONFIG_FILE_MAX bytes of path (plus one, to tell a larger file). */
-static pal_err read_whole_file(const char *path, char **text, size_t *len, char *errbuf,
-                               size_t errlen)
-{
-    pal_err err = PAL_ERR_IO;
-    char *buf = NULL;
-    size_t used = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        pal_err_format(errbuf, errlen, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    buf = pal_xmalloc(CONFIG_FILE_MAX + 2);
-    for (;;) {
-        ssize_t got = read(fd, buf + used, CONFIG_FILE_MAX + 1 - used);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            pal_err_format(errbuf, errlen, "%s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (got == 0)
-            break;
-        used += (size_t)got;
-        if (used > CONFIG_FILE_MAX) {
-            pal_err_format(errbuf, errlen, "%s: larger than %zu bytes (1 MiB)", path,
-                           CONFIG_FILE_MAX);
-            err = PAL_ERR_LIMIT;
-            goto out;
-        }
-    }
-    buf[used] = '\0';
-    *text = buf;
-    *len = used;
-    buf = NULL;
-    err = PAL_OK;
-out:
-    free(buf);
-    if (fd >= 0)
-        close(fd);
-    return err;
-}
-
 /* Reads the YAML text[0..len) named path (for messages) into config. */
 static pal_err load_text(pal_config *config, const char *path, const char *text, size_t len,
                          char *errbuf, size_t errlen)
@@ -845,7 +803,7 @@ pal_err pal_config_load_file(pal_config *config, const char *path, char *errbuf,
     size_t len = 0;
 
     pal_err_format(errbuf, errlen, "%s", "");
-    pal_err err = read_whole_file(path, &text, &len, errbuf, errlen);
+    pal_err err = pal_file_read(path, CONFIG_FILE_MAX, &text, &len, errbuf, errlen);
     if (!err)
         err = load_text(config, path, text, len, errbuf, errlen);
     free(text);
