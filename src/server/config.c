@@ -641,6 +641,17 @@ static pal_err check_channel_name(reader *rd, const ynode *key, const char *what
     return PAL_OK;
 }
 
+/* A typo in a channel's name would leave the channel silently off. */
+static bool known_channel(const char *name)
+{
+    static const char *const known[] = {"api",      "webchat",  "directline", "messenger",
+                                        "whatsapp", "telegram", "x",          "twilio"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(known[i], name) == 0)
+            return true;
+    return false;
+}
+
 static pal_err read_channels(reader *rd, const ynode *channels, pal_config_bot *bot)
 {
     if (channels->kind == PAL_Y_SCALAR && channels->null)
@@ -652,6 +663,11 @@ static pal_err read_channels(reader *rd, const ynode *channels, pal_config_bot *
         pal_err err = check_channel_name(rd, ck, "channel name");
         if (err)
             return err;
+        if (!known_channel(ck->text))
+            return fail(rd, ck,
+                        "unknown channel '%s': expected api, webchat, directline, messenger, "
+                        "whatsapp, telegram, x or twilio",
+                        ck->text);
         const ynode *map = ck->value;
         if (map->kind == PAL_Y_SCALAR && map->null)
             continue;

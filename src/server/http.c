@@ -61,6 +61,21 @@ struct MHD_Response *pal_http_json_response(json_t *body)
     return r;
 }
 
+struct MHD_Response *pal_http_text_response(const char *content_type, const char *body, size_t len)
+{
+    char *copy = pal_xmalloc(len + 1);
+    memcpy(copy, body, len);
+    copy[len] = '\0';
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(copy);
+        return NULL;
+    }
+    MHD_add_response_header(r, "Content-Type", content_type);
+    standard_headers(r);
+    return r;
+}
+
 struct MHD_Response *pal_http_error_response(const char *code, const char *message,
                                              int retry_after_s)
 {
@@ -512,7 +527,8 @@ static bool route(pal_request *req)
             return pal_http_respond_error(req, 503, "not_ready", "starting or stopping", 1);
         return pal_http_respond_json(req, 200, json_pack("{ss}", "status", "ready"));
     }
-    if (pal_routes_api(req) || pal_routes_webchat(req))
+    if (pal_routes_api(req) || pal_routes_webchat(req) || pal_routes_directline(req) ||
+        pal_routes_webhooks(req))
         return true;
     if (!get)
         return pal_http_method_not_allowed(req, "GET, HEAD");

@@ -44,8 +44,9 @@ typedef struct pal_server {
     size_t n_bots;
     pal_store *store;
     pal_pipeline *pipeline;
-    pal_ratelimit *customer_limit; /* per (bot, customer) */
-    pal_ratelimit *ip_limit;       /* per client address, unauthenticated routes */
+    struct pal_platforms *platforms; /* messaging platforms per bot (platforms.h) */
+    pal_ratelimit *customer_limit;   /* per (bot, customer) */
+    pal_ratelimit *ip_limit;         /* per client address, unauthenticated routes */
     const char *api_token;
     char *web_root; /* real path, no trailing slash */
     /* readers for request threads: a small pool */
@@ -97,6 +98,9 @@ bool pal_http_respond_error(pal_request *req, unsigned status, const char *code,
 struct MHD_Response *pal_http_json_response(json_t *body);
 struct MHD_Response *pal_http_error_response(const char *code, const char *message,
                                              int retry_after_s);
+/* A response with body[0..len) (copied) of content_type (borrowed), with our
+ * standard headers. */
+struct MHD_Response *pal_http_text_response(const char *content_type, const char *body, size_t len);
 /* Answers with a response made elsewhere (taken). */
 bool pal_http_respond_with(pal_request *req, unsigned status, struct MHD_Response *response);
 
@@ -149,6 +153,8 @@ void pal_http__stop(struct MHD_Daemon *daemon);
  * when the path is not its own. */
 bool pal_routes_api(pal_request *req);
 bool pal_routes_webchat(pal_request *req);
+bool pal_routes_directline(pal_request *req);
+bool pal_routes_webhooks(pal_request *req);
 
 /* Event streams (webchat): answers req with a text/event-stream fed from
  * the conversation of (bot_index, "webchat", external_user), starting after

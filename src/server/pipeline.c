@@ -46,6 +46,7 @@ typedef enum job_kind {
     JOB_MESSAGE,       /* processed by its worker: store it and its turn together */
     JOB_TURN,          /* a message stored earlier, now processed: record the turn */
     JOB_OUTBOX_RESULT, /* a delivery outcome: record it */
+    JOB_RECEIPT,       /* a platform's receipt for one of our messages: record it */
 } job_kind;
 
 typedef struct conv_entry conv_entry;
@@ -86,6 +87,9 @@ typedef struct job {
     pthread_mutex_t *done_mutex; /* outcome jobs: the deliverer waits for the record */
     pthread_cond_t *done_cond;
     bool *done;
+    /* a receipt: in.channel, in.channel_message_id (the platform's id of our
+     * message), receipt_status, receipt_error (in the block) */
+    const char *receipt_status, *receipt_error;
 } job;
 
 struct conv_entry {
@@ -344,6 +348,9 @@ static pal_err write_job(pal_pipeline *p, job *j)
     switch (j->kind) {
     case JOB_NEW:
         return PAL_ERR_INTERNAL; /* never queued for the writer */
+    case JOB_RECEIPT:
+        return pal_store_receipt(p->store, j->in.bot, j->in.channel, j->in.channel_message_id,
+                                 j->receipt_status, j->receipt_error, now_ms());
     case JOB_MESSAGE:
         err = pal_store_ingest(p->store, &j->in, &j->ing);
         if (err || j->skip || j->ing.duplicate)
@@ -456,6 +463,10 @@ static void after_commit(pal_pipeline *p, job *j, touched *t, size_t *n_touched)
         pthread_mutex_unlock(j->done_mutex);
         free(j);
         return;
+    case JOB_RECEIPT:
+        progress(j, PAL_PROGRESS_STORED);
+        job_done(p, j);
+        return;
     }
 }
 
@@ -495,6 +506,10 @@ static void after_rollback(pal_pipeline *p, job *j)
     case JOB_OUTBOX_RESULT:
         /* not recorded: the reply stays pending and is sent again later */
         after_commit(p, j, NULL, NULL);
+        return;
+    case JOB_RECEIPT:
+        progress(j, PAL_PROGRESS_FAILED); /* the platform sends it again */
+        job_done(p, j);
         return;
     }
 }
@@ -1054,12 +1069,13 @@ static bool host_sender(void *ctx, size_t bot_index, const char *channel, pal_se
                         void **fn_ctx)
 {
     pal_pipeline *p = ctx;
-    if (strcmp(channel, "api") == 0 && p->bots[bot_index].api_callback_url) {
+    const pal_pipeline_bot *bot = &p->bots[bot_index];
+    if (strcmp(channel, "api") == 0 && bot->api_callback_url) {
         *fn = pal_api_send_callback;
-        *fn_ctx = (void *)p->bots[bot_index].api_callback_url;
+        *fn_ctx = (void *)bot->api_callback_url;
         return true;
     }
-    return false;
+    return bot->channel_sender && bot->channel_sender(bot->channel_sender_ctx, channel, fn, fn_ctx);
 }
 
 /* Hands the outcome to the writer and waits until it is recorded, so that
@@ -1304,6 +1320,35 @@ pal_err pal_pipeline_submit(pal_pipeline *pipeline, const pal_submission *submis
     j->identity = identity_key(submission->bot_index, j->in.channel, j->in.external_user);
     j->counted = true;
     dispatch_to_worker(pipeline, j);
+    return PAL_OK;
+}
+
+pal_err pal_pipeline_receipt(pal_pipeline *pipeline, const pal_receipt *receipt)
+{
+    if (!atomic_load(&pipeline->accepting))
+        return PAL_ERR_STATE;
+    if (atomic_fetch_add(&pipeline->in_flight, 1) >= pipeline->options.queue_limit) {
+        atomic_fetch_sub(&pipeline->in_flight, 1);
+        return PAL_ERR_LIMIT;
+    }
+    /* the receipt's strings ride in the block a message's would */
+    pal_submission s = {
+        .bot_index = receipt->bot_index,
+        .channel = receipt->channel,
+        .external_user = "",
+        .channel_message_id = receipt->platform_id,
+        .text = receipt->status,
+        .address = receipt->error,
+        .progress = receipt->progress,
+        .progress_ctx = receipt->progress_ctx,
+    };
+    job *j = job_new(&s, now_ms());
+    j->kind = JOB_RECEIPT;
+    j->in.bot = bot_name(pipeline, receipt->bot_index);
+    j->receipt_status = j->in.text;
+    j->receipt_error = j->in.address;
+    j->counted = true;
+    pal_queue_push(&pipeline->writer_inbox, &j->link);
     return PAL_OK;
 }
 

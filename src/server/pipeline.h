@@ -36,6 +36,7 @@
 
 #include "base/err.h"
 #include "dialog/bot.h"
+#include "server/delivery.h"
 #include "store/store.h"
 
 typedef struct pal_pipeline pal_pipeline; /* opaque */
@@ -47,6 +48,12 @@ typedef struct pal_pipeline_bot {
      * replies recovered after a crash) are POSTed, or NULL: they are then
      * only stored, for GET /api/v1/conversations/{id}. */
     const char *api_callback_url;
+    /* The other channels' senders (messenger, whatsapp, ...): sets the
+     * sender of channel and returns true, or false when the bot has none
+     * (its replies then fail: "no sender for channel"). NULL: none. Called
+     * on delivery threads. */
+    bool (*channel_sender)(const void *ctx, const char *channel, pal_send_fn *fn, void **fn_ctx);
+    const void *channel_sender_ctx;
 } pal_pipeline_bot;
 
 typedef struct pal_pipeline_options {
@@ -113,6 +120,23 @@ typedef struct pal_submission {
  * (overload: try again later), PAL_ERR_STATE when stopping. On any error,
  * no callback is made. */
 pal_err pal_pipeline_submit(pal_pipeline *pipeline, const pal_submission *submission);
+
+/* A platform's receipt for one of our messages (WhatsApp statuses,
+ * Messenger deliveries). Strings are borrowed for the call (copied). */
+typedef struct pal_receipt {
+    size_t bot_index;
+    const char *channel;
+    const char *platform_id; /* the platform's id of our message */
+    const char *status;      /* "sent", "delivered", "read", "failed" */
+    const char *error;       /* failed: the platform's reason, or NULL */
+    /* Called once with STORED once recorded (message_id 0), or FAILED. */
+    pal_progress_fn progress;
+    void *progress_ctx;
+} pal_receipt;
+
+/* Queues a receipt for the writer (store.h: pal_store_receipt). Errors as
+ * pal_pipeline_submit(). */
+pal_err pal_pipeline_receipt(pal_pipeline *pipeline, const pal_receipt *receipt);
 
 /* Live updates of one customer's conversation (webchat's event stream):
  * fn(ctx, conversation_id) is called on the writer thread after each commit

@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "server/http.h"
+#include "server/platforms.h"
 
 enum { MAX_KEYS = 1000000 };
 
@@ -53,6 +54,22 @@ static int load_bots(const pal_config *c, pal_server *s)
             pal_config_channel(c, i, name, "api", "callback_url", getenv);
         pal_log(PAL_LOG_INFO, "server", "bot %s loaded from %s in %lld ms", name, c->bots[i].path,
                 (long long)(pal_http_now_ms() - t0));
+    }
+    return 0;
+}
+
+/* The messaging platforms each bot has configured; their senders go to the
+ * pipeline with the bot. */
+static int start_platforms(const pal_config *c, pal_server *s)
+{
+    const char **names = pal_xcalloc(s->n_bots ? s->n_bots : 1, sizeof(*names));
+    for (size_t i = 0; i < s->n_bots; i++)
+        names[i] = pal_bot_name(s->bots[i]);
+    s->platforms = pal_platforms_new(c, names, s->n_bots);
+    free(names);
+    for (size_t i = 0; i < s->n_bots; i++) {
+        s->pipeline_bots[i].channel_sender = pal_platforms_sender;
+        s->pipeline_bots[i].channel_sender_ctx = pal_platforms_sender_ctx(s->platforms, i);
     }
     return 0;
 }
@@ -154,6 +171,8 @@ int pal_server_run(const pal_config *c)
     s.customer_limit =
         pal_ratelimit_new(c->rate_customer_per_minute, c->rate_customer_per_minute, MAX_KEYS);
     s.ip_limit = pal_ratelimit_new(c->rate_ip_per_minute, c->rate_ip_per_minute, MAX_KEYS);
+    if (start_platforms(c, &s) != 0)
+        goto out;
     pal_pipeline_options po = {
         .engine_threads = c->engine_threads,
         .delivery_threads = c->delivery_threads,
@@ -197,6 +216,7 @@ out:
     pal_ratelimit_free(s.customer_limit);
     pal_ratelimit_free(s.ip_limit);
     free_bots(&s);
+    pal_platforms_free(s.platforms);
     free(s.web_root);
     free(token);
     pthread_mutex_destroy(&s.readers_mutex);

@@ -166,6 +166,16 @@ pal_err pal_store_outbox_retry(pal_store *store, int64_t message_id, int64_t nex
 pal_err pal_store_outbox_failed(pal_store *store, int64_t message_id, const char *error,
                                 int64_t at);
 
+/* A platform's receipt for our message whose platform id is platform_id
+ * (bot, channel): status "delivered" or "read" is recorded on the message
+ * (never going back: delivered after read changes nothing); "failed" makes
+ * the message failed with error (the platform's reason); "sent" and
+ * receipts for messages we do not know change nothing. Inside a
+ * transaction. */
+pal_err pal_store_receipt(pal_store *store, const char *bot, const char *channel,
+                          const char *platform_id, const char *status, const char *error,
+                          int64_t at);
+
 /* Records an event not tied to a turn (conversation_id may be 0). */
 pal_err pal_store_event(pal_store *store, int64_t conversation_id, const char *kind,
                         const char *data_json, int64_t at);
@@ -233,7 +243,8 @@ pal_err pal_store_seen_dedup_key(pal_store_reader *reader, const char *bot, cons
  *   {"id", "conversation_id", "direction": "in"|"out", "channel", "text",
  *    "quick_replies": [..] (out, when any), "channel_message_id" (when known),
  *    "status", "in_reply_to" (out), "error" (when failed), "created_at",
- *    "sent_at" (out, when sent)}
+ *    "sent_at" (out, when sent), "receipt": "delivered"|"read" and
+ *    "receipt_at" (out, when the platform reported it)}
  * with times as RFC 3339 UTC strings with milliseconds. */
 
 /* The replies stored for inbound message message_id, in order, as a new JSON

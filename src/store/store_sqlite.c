@@ -136,6 +136,14 @@ static const char *const migrations[] = {
     ");\n"
     "CREATE INDEX events_conversation ON events (conversation_id)\n"
     "    WHERE conversation_id IS NOT NULL;\n",
+    /* 2: platforms' receipts (WhatsApp statuses, Messenger deliveries) on our messages,
+     * found by the platform's id of the message. Only messages a platform numbered are in
+     * the index: the api and webchat replies cost nothing more. */
+    "ALTER TABLE messages ADD COLUMN receipt TEXT\n"
+    "    CHECK (receipt IS NULL OR receipt = 'delivered' OR receipt = 'read');\n"
+    "ALTER TABLE messages ADD COLUMN receipt_at INTEGER;\n"
+    "CREATE INDEX messages_platform_id ON messages (channel_message_id, channel)\n"
+    "    WHERE direction = 'out' AND channel_message_id IS NOT NULL;\n",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -168,7 +176,8 @@ enum {
 /* The columns a message object is built from (message_json), in this order. */
 #define MESSAGE_COLUMNS                                                                            \
     "m.id, m.conversation_id, m.direction, m.channel, m.text, m.quick_replies, "                   \
-    "m.channel_message_id, m.status, m.in_reply_to, m.error, m.created_at, m.sent_at"
+    "m.channel_message_id, m.status, m.in_reply_to, m.error, m.created_at, m.sent_at, "            \
+    "m.receipt, m.receipt_at"
 
 enum writer_statement {
     W_BEGIN,
@@ -195,6 +204,8 @@ enum writer_statement {
     W_MESSAGE_FAILED,
     W_PENDING_INBOUND,
     W_PENDING_OUTBOX,
+    W_RECEIPT_SEEN,
+    W_RECEIPT_FAILED,
     W_COUNT
 };
 
@@ -248,6 +259,14 @@ static const char *const writer_sql[W_COUNT] = {
     [W_MESSAGE_RETRY] = "UPDATE messages SET attempts = attempts + 1, error = ?2 WHERE id = ?1",
     [W_MESSAGE_FAILED] = "UPDATE messages SET status = 'failed', error = ?2, failed_at = ?3 "
                          "WHERE id = ?1",
+    /* A receipt never goes back: delivered after read changes nothing. */
+    [W_RECEIPT_SEEN] = "UPDATE messages SET receipt = ?4, receipt_at = ?5 "
+                       "WHERE channel_message_id = ?3 AND channel = ?2 AND direction = 'out' "
+                       "AND bot = ?1 AND status = 'sent' "
+                       "AND (receipt IS NULL OR (receipt = 'delivered' AND ?4 = 'read'))",
+    [W_RECEIPT_FAILED] = "UPDATE messages SET status = 'failed', error = ?4, failed_at = ?5 "
+                         "WHERE channel_message_id = ?3 AND channel = ?2 AND direction = 'out' "
+                         "AND bot = ?1",
     [W_PENDING_INBOUND] = "SELECT m.id, m.conversation_id, i.customer_id, m.identity_id, m.bot, "
                           "m.channel, i.external_id, m.text, m.address, m.created_at "
                           "FROM messages m LEFT JOIN identities i ON i.id = m.identity_id "
@@ -746,8 +765,12 @@ static pal_err message_json(sqlite3_stmt *st, json_t **out)
     if (status && strcmp(status, "failed") == 0 && put_text(m, "error", st, 9, true) != PAL_OK)
         goto out;
     put_time(m, "created_at", st, 10, false);
-    if (outbound)
+    if (outbound) {
         put_time(m, "sent_at", st, 11, true);
+        if (put_text(m, "receipt", st, 12, true) != PAL_OK)
+            goto out;
+        put_time(m, "receipt_at", st, 13, true);
+    }
     *out = m;
     m = NULL;
     err = PAL_OK;
@@ -1463,6 +1486,34 @@ pal_err pal_store_outbox_failed(pal_store *store, int64_t message_id, const char
         return PAL_ERR_INVALID;
     return outbox_change(store, "outbox failed message", message_id, W_OUTBOX_DELETE, NULL,
                          W_MESSAGE_FAILED, error, at);
+}
+
+pal_err pal_store_receipt(pal_store *store, const char *bot, const char *channel,
+                          const char *platform_id, const char *status, const char *error,
+                          int64_t at)
+{
+    if (!store || !bot || !channel || !platform_id || !status)
+        return PAL_ERR_INVALID;
+    bool failed = strcmp(status, "failed") == 0;
+    if (!failed && strcmp(status, "delivered") != 0 && strcmp(status, "read") != 0)
+        return PAL_OK; /* "sent": we knew */
+    if (!store->in_transaction)
+        return PAL_ERR_STATE;
+    sqlite3_stmt *st = store->stmt[failed ? W_RECEIPT_FAILED : W_RECEIPT_SEEN];
+    binder b = {st, SQLITE_OK};
+    bind_text(&b, 1, bot);
+    bind_text(&b, 2, channel);
+    bind_text(&b, 3, platform_id);
+    bind_text(&b, 4, failed ? (error ? error : "failed (no reason given)") : status);
+    bind_i64(&b, 5, at);
+    int rc = b.rc != SQLITE_OK ? b.rc : step_done(st);
+    stmt_done(st);
+    if (rc != SQLITE_OK) {
+        (void)sqlite_failed(store->db, "receipt", 0);
+        check_transaction(store);
+        return PAL_ERR_INTERNAL;
+    }
+    return PAL_OK;
 }
 
 pal_err pal_store_event(pal_store *store, int64_t conversation_id, const char *kind,

@@ -368,6 +368,9 @@ static void errors_name_file_line_and_column(void **state)
     expect_error(dir, "bots:\n  - path: b\n    channels:\n      \"a b\": {url: x}\n",
                  "F:4:7: 'a b' is not a channel name: at most 64 letters, digits, '_', '-' or "
                  "'.', starting with a letter or digit");
+    expect_error(dir, "bots:\n  - path: b\n    channels:\n      mesenger: {app_secret: x}\n",
+                 "F:4:7: unknown channel 'mesenger': expected api, webchat, directline, "
+                 "messenger, whatsapp, telegram, x or twilio");
     expect_error(dir, "bots:\n  - path: b\n    channels:\n      api: {_url: x}\n",
                  "F:4:13: '_url' is not a channel setting name: at most 64 letters, digits, "
                  "'_', '-' or '.', starting with a letter or digit");

@@ -189,7 +189,7 @@ static void open_creates_schema_and_directory(void **state)
 {
     fixture *f = *state;
     pal_store *store = open_store(f);
-    assert_int_equal(pal_store_schema_version(), 1);
+    assert_int_equal(pal_store_schema_version(), 2);
     assert_int_equal(sql_int(f, "PRAGMA user_version"), pal_store_schema_version());
     assert_int_equal(sql_int(f, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
                                 "name IN ('customers', 'identities', 'conversations', "
@@ -649,12 +649,40 @@ static void record_turn_outbox_and_delivery(void **state)
     assert_int_equal(seen.n, 1);
     assert_int_equal(seen.ids[0], ids[2]);
 
+    /* Receipts: read, then a late "delivered" that must not go back; another bot's or an
+     * unknown id changes nothing; outside a transaction refused. */
+    assert_int_equal(
+        pal_store_receipt(store, "stade", "messenger", "m_platform_1", "read", NULL, T0 + 9800),
+        PAL_ERR_STATE);
+    assert_int_equal(pal_store_begin(store), PAL_OK);
+    assert_int_equal(
+        pal_store_receipt(store, "stade", "messenger", "m_platform_1", "read", NULL, T0 + 9800),
+        PAL_OK);
+    assert_int_equal(pal_store_receipt(store, "stade", "messenger", "m_platform_1", "delivered",
+                                       NULL, T0 + 9900),
+                     PAL_OK);
+    assert_int_equal(pal_store_receipt(store, "other", "messenger", "m_platform_1", "failed",
+                                       "131047 x", T0 + 9900),
+                     PAL_OK);
+    assert_int_equal(
+        pal_store_receipt(store, "stade", "messenger", "m_unknown", "failed", "x", T0 + 9900),
+        PAL_OK);
+    assert_int_equal(
+        pal_store_receipt(store, "stade", "messenger", "m_platform_1", "sent", NULL, T0 + 9900),
+        PAL_OK);
+    assert_int_equal(pal_store_commit(store), PAL_OK);
+    c = counts(store);
+    assert_int_equal(c.outbound_sent, 1);
+    assert_int_equal(c.outbound_failed, 1);
+
     pal_store_reader *reader = open_reader(store);
     json_t *replies = NULL;
     bool processed = false;
     assert_int_equal(pal_store_replies_to(reader, got.message_id, &replies, &processed), PAL_OK);
     assert_int_equal(json_array_size(replies), 3);
     json_t *sent = json_array_get(replies, 0), *failed = json_array_get(replies, 1);
+    assert_string_equal(str(sent, "receipt"), "read");
+    assert_string_equal(str(sent, "receipt_at"), "2023-11-14T22:13:29.800Z");
     json_t *pending = json_array_get(replies, 2);
     assert_string_equal(str(sent, "status"), "sent");
     assert_string_equal(str(sent, "channel_message_id"), "m_platform_1");
