@@ -9,7 +9,7 @@
 //     bots/assistant` (PALABRE_BIN overrides the binary; default build/palabre), ready when
 //     /readyz answers 200;
 //   - headless Chromium (CHROMIUM overrides /usr/bin/chromium; --no-sandbox as root).
-// Then it runs the tests of chat.test.mjs and widget.test.mjs, each in a fresh browser
+// Then it runs the tests of chat.test.mjs, widget.test.mjs and directline.test.mjs, each in a fresh browser
 // context (a new visitor), prints "ok - NAME" or "not ok - NAME" (with "# " details) per
 // test and ends with "N passed, N failed". Exit status 1 when anything failed. The whole run
 // is bounded by PALABRE_BROWSER_TIMEOUT seconds (default 120).
@@ -25,6 +25,7 @@ import { chromium } from 'playwright-core';
 
 import { tests as chatTests } from './chat.test.mjs';
 import { tests as widgetTests } from './widget.test.mjs';
+import { tests as directLineTests } from './directline.test.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = process.env.PALABRE_BIN || path.join(ROOT, 'build', 'palabre');
@@ -32,9 +33,11 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const GLOBAL_TIMEOUT_S = Number(process.env.PALABRE_BROWSER_TIMEOUT || 120);
 const TEST_TIMEOUT_MS = 40000;
 const BOTS = ['bots/stade', 'bots/monresultat', 'bots/assistant'];
+// stade's Direct Line secret (directline.test.mjs): made for this run
+const DIRECTLINE_SECRET = `dl-${crypto.randomUUID()}`;
 
 const filter = process.argv[2] || '';
-const tests = [...chatTests, ...widgetTests].filter((t) => t.name.includes(filter));
+const tests = [...chatTests, ...widgetTests, ...directLineTests].filter((t) => t.name.includes(filter));
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'palabre-browser-'));
 const children = [];
@@ -174,7 +177,11 @@ async function main() {
     const dataDir = path.join(tmp, 'data');
     fs.mkdirSync(dataDir);
     const server = start('palabre', BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...BOTS], {
-        env: { ...process.env, PALABRE_STADE_SERVICE_ORDERS_URL: `http://127.0.0.1:${ordersPort}/orders` },
+        env: {
+            ...process.env,
+            PALABRE_STADE_SERVICE_ORDERS_URL: `http://127.0.0.1:${ordersPort}/orders`,
+            PALABRE_STADE_DIRECTLINE_SECRET: DIRECTLINE_SECRET,
+        },
     });
     await waitFor('palabre serve', server, async () => (await fetch(`${base}/readyz`)).status === 200, 30000);
 
@@ -187,6 +194,7 @@ async function main() {
     const env = {
         base,
         root: ROOT,
+        directLineSecret: DIRECTLINE_SECRET,
         /** A new visitor: a fresh context (no cookie) in a language, and a page in it. */
         async newPage(locale = 'en-US') {
             const context = await browser.newContext({
