@@ -19,6 +19,7 @@
  * texts are sent as several messages (2000 bytes each, which is within
  * Meta's 2000 characters), the quick replies (up to 13) with the last.
  */
+#include "channels/adapter.h"
 #include "channels/channel.h"
 #include "channels/meta.h"
 
@@ -49,14 +50,15 @@ static bool message_event(json_t *item, const char *sender, int64_t at, pal_chan
     if (json_is_object(message)) {
         if (json_is_true(json_object_get(message, "is_echo")))
             return false;
-        mid = pal_meta__id(json_object_get(message, "mid"));
-        json_t *payload = pal_meta__path(message, "quick_reply.payload");
-        text = payload ? pal_meta__text(payload) : pal_meta__text(json_object_get(message, "text"));
+        mid = pal_channels__id(json_object_get(message, "mid"));
+        json_t *payload = pal_channels__path(message, "quick_reply.payload");
+        text = payload ? pal_channels__text(payload)
+                       : pal_channels__text(json_object_get(message, "text"));
     } else if (json_is_object(postback)) {
-        mid = pal_meta__id(json_object_get(postback, "mid"));
+        mid = pal_channels__id(json_object_get(postback, "mid"));
         json_t *payload = json_object_get(postback, "payload");
-        text =
-            payload ? pal_meta__text(payload) : pal_meta__text(json_object_get(postback, "title"));
+        text = payload ? pal_channels__text(payload)
+                       : pal_channels__text(json_object_get(postback, "title"));
     }
     if (!mid || !text)
         return false;
@@ -66,7 +68,7 @@ static bool message_event(json_t *item, const char *sender, int64_t at, pal_chan
     event->external_user = pal_xstrdup(sender);
     event->text = pal_xstrdup(text);
     event->sent_at_ms = at > 0 ? at : 0;
-    event->address = at > 0 ? pal_meta__at_address(at) : NULL;
+    event->address = at > 0 ? pal_channels__at_address(at) : NULL;
     return true;
 }
 
@@ -76,7 +78,7 @@ static pal_err delivery_events(json_t *delivery, pal_channel_events *events)
     json_t *v;
     json_array_foreach(json_object_get(delivery, "mids"), i, v)
     {
-        const char *mid = pal_meta__id(v);
+        const char *mid = pal_channels__id(v);
         if (!mid)
             continue;
         pal_channel_event event = {.kind = PAL_CHANNEL_RECEIPT};
@@ -96,19 +98,14 @@ static pal_err messenger_parse(const pal_channel_settings *settings,
                                const pal_channel_request *request, pal_channel_events *events,
                                pal_api_refusal *refusal)
 {
-    json_t *root = NULL, *entry, *item;
+    json_t *root = NULL, *entries = NULL, *entry, *item;
     size_t i, j;
-    pal_err err = pal_meta__load(request, &root, refusal);
+    pal_err err =
+        pal_meta__load_entries(request, "page", "expected {\"object\":\"page\",\"entry\":[...]}",
+                               &root, &entries, refusal);
     (void)settings;
     if (err)
         return err;
-    const char *object = json_string_value(json_object_get(root, "object"));
-    json_t *entries = json_object_get(root, "entry");
-    if (!object || strcmp(object, "page") != 0 || !json_is_array(entries)) {
-        err = pal_meta__refuse(refusal, 400, "invalid_payload",
-                               "expected {\"object\":\"page\",\"entry\":[...]}");
-        goto out;
-    }
     json_array_foreach(entries, i, entry)
     {
         json_array_foreach(json_object_get(entry, "messaging"), j, item)
@@ -120,10 +117,10 @@ static pal_err messenger_parse(const pal_channel_settings *settings,
                     goto out;
                 continue;
             }
-            const char *sender = pal_meta__id(pal_meta__path(item, "sender.id"));
+            const char *sender = pal_channels__id(pal_channels__path(item, "sender.id"));
             if (!sender)
                 continue;
-            int64_t at = pal_meta__int(json_object_get(item, "timestamp"), 0);
+            int64_t at = pal_channels__int(json_object_get(item, "timestamp"), 0);
             pal_channel_event event = {.kind = PAL_CHANNEL_MESSAGE};
             if (!message_event(item, sender, at, &event))
                 continue;
@@ -133,12 +130,8 @@ static pal_err messenger_parse(const pal_channel_settings *settings,
         }
     }
 out:
-    if (err == PAL_ERR_LIMIT)
-        err = pal_meta__refuse(refusal, 413, "too_many_events", "too many events in one request");
-    if (err)
-        pal_channel_events_clear(events);
     json_decref(root);
-    return err;
+    return pal_channels__parsed(err, events, refusal);
 }
 
 /* One reply being sent (the parts share it). */
@@ -165,7 +158,7 @@ static char *messenger_body(const messenger_send *s, const char *part, bool last
         json_t *v;
         json_array_foreach(s->labels, i, v)
         {
-            char *title = pal_meta__truncate(json_string_value(v), MESSENGER_TITLE_CHARS);
+            char *title = pal_channels__truncate(json_string_value(v), MESSENGER_TITLE_CHARS);
             json_array_append_new(
                 quick, json_pack("{sssssO}", "content_type", "text", "title", title, "payload", v));
             free(title);
@@ -185,26 +178,14 @@ fail:
 static void messenger_send_part(void *ctx, const char *part, bool last, pal_send_result *result)
 {
     messenger_send *s = ctx;
-    pal_meta__response response;
+    pal_channels__response response;
     char *body = messenger_body(s, part, last);
-    if (!body) {
-        result->outcome = PAL_SEND_PERMANENT;
-        snprintf(result->error, sizeof(result->error), "reply is not valid text");
-        return;
-    }
-    if (!pal_meta__post_json(s->curl, s->url, NULL, body, &response)) {
-        result->outcome = PAL_SEND_RETRY;
-        snprintf(result->error, sizeof(result->error), "messenger: %s", response.error);
-    } else {
+    if (pal_channels__post_part(s->curl, s->url, NULL, "messenger", body, &response, result)) {
         pal_meta__result("messenger", &response, result);
-        if (result->outcome == PAL_SEND_OK) {
-            json_t *doc = json_loadb(response.body, response.len, 0, NULL);
-            const char *id = json_string_value(json_object_get(doc, "message_id"));
-            snprintf(result->platform_id, sizeof(result->platform_id), "%s", id ? id : "");
-            json_decref(doc);
-        }
+        if (result->outcome == PAL_SEND_OK)
+            pal_channels__platform_id(&response, "message_id", result);
     }
-    pal_meta__response_clear(&response);
+    pal_channels__response_clear(&response);
     free(body);
 }
 
@@ -224,9 +205,9 @@ static void messenger_send_reply(void *ctx, void *curl, const pal_delivery_item 
         snprintf(result->error, sizeof(result->error), "messenger: page_token or recipient unset");
         return;
     }
-    int64_t at = pal_meta__address_at(item->address);
+    int64_t at = pal_channels__address_at(item->address);
     if (at >= 0) {
-        int64_t age = pal_meta__now_ms() - at;
+        int64_t age = pal_channels__now_ms() - at;
         if (age > 7 * 24 * HOUR_MS) {
             snprintf(result->error, sizeof(result->error), "outside the messaging window");
             return;
@@ -245,11 +226,11 @@ static void messenger_send_reply(void *ctx, void *curl, const pal_delivery_item 
     size_t len = strlen(base) + strlen(version) + strlen(escaped) + 64;
     s.url = pal_xmalloc(len);
     snprintf(s.url, len, "%s/%s/me/messages?access_token=%s", base, version, escaped);
-    s.labels = pal_meta__labels(item);
-    text = pal_meta__text_with_labels(item->text, s.labels, MESSENGER_MAX_BUTTONS);
+    s.labels = pal_channels__labels(item);
+    text = pal_channels__text_with_labels(item->text, s.labels, MESSENGER_MAX_BUTTONS);
     if (json_array_size(s.labels) > MESSENGER_MAX_BUTTONS)
         json_array_clear(s.labels);
-    pal_meta__send_parts(text, MESSENGER_MAX_TEXT, messenger_send_part, &s, result);
+    pal_channels__send_parts(text, MESSENGER_MAX_TEXT, messenger_send_part, &s, result);
     free(text);
     json_decref(s.labels);
     free(s.url);

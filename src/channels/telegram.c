@@ -22,7 +22,7 @@
  * (within Telegram's 4096 characters) are sent as several messages.
  */
 #include "channels/channel.h"
-#include "channels/meta.h"
+#include "channels/adapter.h"
 
 #include "base/mem.h"
 #include "channels/sign.h"
@@ -69,13 +69,13 @@ static bool message_event(json_t *message, const char *update_key, pal_channel_e
 {
     json_t *from = json_object_get(message, "from");
     json_t *user_id = json_object_get(from, "id");
-    json_t *chat_id = pal_meta__path(message, "chat.id");
+    json_t *chat_id = pal_channels__path(message, "chat.id");
     json_t *message_id = json_object_get(message, "message_id");
-    const char *text = pal_meta__text(json_object_get(message, "text"));
+    const char *text = pal_channels__text(json_object_get(message, "text"));
     if (!text || !json_is_integer(user_id) || !json_is_integer(chat_id) ||
         !json_is_integer(message_id) || json_is_true(json_object_get(from, "is_bot")))
         return false;
-    int64_t date = pal_meta__int(json_object_get(message, "date"), 0);
+    int64_t date = pal_channels__int(json_object_get(message, "date"), 0);
     event->kind = PAL_CHANNEL_MESSAGE;
     event->dedup_key = pal_xstrdup(update_key);
     event->external_user = decimal((int64_t)json_integer_value(user_id));
@@ -89,11 +89,11 @@ static bool message_event(json_t *message, const char *update_key, pal_channel_e
 /* An inline button press; false when it is not one we read. */
 static bool callback_event(json_t *query, const char *update_key, pal_channel_event *event)
 {
-    const char *id = pal_meta__id(json_object_get(query, "id"));
+    const char *id = pal_channels__id(json_object_get(query, "id"));
     json_t *from = json_object_get(query, "from");
     json_t *user_id = json_object_get(from, "id");
-    json_t *chat_id = pal_meta__path(query, "message.chat.id");
-    const char *data = pal_meta__text(json_object_get(query, "data"));
+    json_t *chat_id = pal_channels__path(query, "message.chat.id");
+    const char *data = pal_channels__text(json_object_get(query, "data"));
     if (!id || !data || !json_is_integer(user_id) || json_is_true(json_object_get(from, "is_bot")))
         return false;
     if (!json_is_integer(chat_id))
@@ -112,13 +112,13 @@ static pal_err telegram_parse(const pal_channel_settings *settings,
                               pal_api_refusal *refusal)
 {
     json_t *root = NULL;
-    pal_err err = pal_meta__load(request, &root, refusal);
+    pal_err err = pal_channels__load(request, &root, refusal);
     (void)settings;
     if (err)
         return err;
     json_t *update_id = json_object_get(root, "update_id");
     if (!json_is_integer(update_id)) {
-        err = pal_meta__refuse(refusal, 400, "invalid_payload", "expected an Update");
+        err = pal_channels__refuse(refusal, 400, "invalid_payload", "expected an Update");
         goto out;
     }
     char key[32];
@@ -132,7 +132,7 @@ static pal_err telegram_parse(const pal_channel_settings *settings,
     } else if (json_is_object(query)) {
         /* Answer the press even when its data is unusable: the customer's
          * button would spin otherwise. */
-        const char *id = pal_meta__id(json_object_get(query, "id"));
+        const char *id = pal_channels__id(json_object_get(query, "id"));
         if (id) {
             json_t *answer =
                 json_pack("{ssss}", "method", "answerCallbackQuery", "callback_query_id", id);
@@ -145,12 +145,8 @@ static pal_err telegram_parse(const pal_channel_settings *settings,
     if (kept)
         err = pal_channel_events_add(events, &event);
 out:
-    if (err && err != PAL_ERR_PARSE)
-        err = pal_meta__refuse(refusal, 413, "too_many_events", "too many events in one request");
-    if (err)
-        pal_channel_events_clear(events);
     json_decref(root);
-    return err;
+    return pal_channels__parsed(err, events, refusal);
 }
 
 /* One reply being sent (the parts share it). */
@@ -186,14 +182,14 @@ static char *telegram_body(const telegram_send *s, const char *part, bool last)
 }
 
 /* Telegram's answer to *result (CHANNELS.md: retry_after in the body). */
-static void telegram_result(const pal_meta__response *response, pal_send_result *result)
+static void telegram_result(const pal_channels__response *response, pal_send_result *result)
 {
     long status = response->status;
     json_t *doc = json_loadb(response->body, response->len, 0, NULL);
-    json_t *message_id = pal_meta__path(doc, "result.message_id");
+    json_t *message_id = pal_channels__path(doc, "result.message_id");
     json_t *code = json_object_get(doc, "error_code");
     const char *description = json_string_value(json_object_get(doc, "description"));
-    int64_t retry_after = pal_meta__int(pal_meta__path(doc, "parameters.retry_after"), 0);
+    int64_t retry_after = pal_channels__int(pal_channels__path(doc, "parameters.retry_after"), 0);
 
     result->retry_after_ms = response->retry_after_ms;
     if (status >= 200 && status < 300 && json_is_true(json_object_get(doc, "ok"))) {
@@ -220,20 +216,11 @@ out:
 static void telegram_send_part(void *ctx, const char *part, bool last, pal_send_result *result)
 {
     telegram_send *s = ctx;
-    pal_meta__response response;
+    pal_channels__response response;
     char *body = telegram_body(s, part, last);
-    if (!body) {
-        result->outcome = PAL_SEND_PERMANENT;
-        snprintf(result->error, sizeof(result->error), "reply is not valid text");
-        return;
-    }
-    if (!pal_meta__post_json(s->curl, s->url, NULL, body, &response)) {
-        result->outcome = PAL_SEND_RETRY;
-        snprintf(result->error, sizeof(result->error), "telegram: %s", response.error);
-    } else {
+    if (pal_channels__post_part(s->curl, s->url, NULL, "telegram", body, &response, result))
         telegram_result(&response, result);
-    }
-    pal_meta__response_clear(&response);
+    pal_channels__response_clear(&response);
     free(body);
 }
 
@@ -276,11 +263,11 @@ static void telegram_send_reply(void *ctx, void *curl, const pal_delivery_item *
     size_t len = strlen(base) + strlen(token) + 32;
     s.url = pal_xmalloc(len);
     snprintf(s.url, len, "%s/bot%s/sendMessage", base, token);
-    s.labels = pal_meta__labels(item);
-    char *text = pal_meta__text_with_labels(item->text, s.labels, TELEGRAM_MAX_BUTTONS);
+    s.labels = pal_channels__labels(item);
+    char *text = pal_channels__text_with_labels(item->text, s.labels, TELEGRAM_MAX_BUTTONS);
     if (json_array_size(s.labels) > TELEGRAM_MAX_BUTTONS)
         json_array_clear(s.labels);
-    pal_meta__send_parts(text, TELEGRAM_MAX_TEXT, telegram_send_part, &s, result);
+    pal_channels__send_parts(text, TELEGRAM_MAX_TEXT, telegram_send_part, &s, result);
     free(text);
     json_decref(s.labels);
     free(s.url);

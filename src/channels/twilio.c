@@ -32,6 +32,7 @@
  *
  * Thread-safe: no state; the CURL handle is the caller's.
  */
+#include "channels/adapter.h"
 #include "channels/channel.h"
 
 #include "base/mem.h"
@@ -43,64 +44,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 enum {
-    TW_BODY_MAX = 64 * 1024,      /* bytes of one webhook request */
-    TW_PARAMS_MAX = 64,           /* parameters of one form */
-    TW_NAME_MAX = 64,             /* bytes of a parameter name */
-    TW_VALUE_MAX = 4096,          /* bytes of a parameter value */
-    TW_ID_MAX = 64,               /* bytes of a MessageSid or phone number */
-    TW_TEXT_CHARS = 1600,         /* characters of one SMS (concatenated) */
-    TW_PARTS_MAX = 10,            /* messages one reply may become */
-    TW_TIMEOUT_MS = 10000,        /* one API call */
-    TW_CONNECT_TIMEOUT_MS = 3000, /* connecting to the API */
-    TW_RESPONSE_MAX = 64 * 1024,  /* bytes of an API answer we read */
-    TW_HEADER_VALUE_MAX = 200,    /* bytes of a response header value we read */
-    TW_URL_MAX = 2048,            /* bytes of an API URL */
+    TW_BODY_MAX = 64 * 1024, /* bytes of one webhook request */
+    TW_PARAMS_MAX = 64,      /* parameters of one form */
+    TW_NAME_MAX = 64,        /* bytes of a parameter name */
+    TW_VALUE_MAX = 4096,     /* bytes of a parameter value */
+    TW_ID_MAX = 64,          /* bytes of a MessageSid or phone number */
+    TW_TEXT_CHARS = 1600,    /* characters of one SMS (concatenated) */
+    TW_PARTS_MAX = 10,       /* messages one reply may become */
+    TW_URL_MAX = 2048,       /* bytes of an API URL */
 };
 
 static const char *const tw_required[] = {"account_sid", "auth_token", NULL};
 
 /* --- small helpers ------------------------------------------------------ */
-
-typedef struct tw_buf {
-    char *ptr;
-    size_t len, cap;
-} tw_buf;
-
-static void buf_add(tw_buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->ptr = pal_xrealloc(b->ptr, cap);
-        b->cap = cap;
-    }
-    memcpy(b->ptr + b->len, s, n);
-    b->len += n;
-    b->ptr[b->len] = '\0';
-}
-
-static void buf_adds(tw_buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
-static pal_err refuse(pal_api_refusal *r, unsigned status, const char *code, const char *message)
-{
-    r->status = status;
-    r->code = code;
-    r->message = message;
-    return PAL_ERR_PARSE;
-}
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
-}
 
 /* --- the form ------------------------------------------------------------ */
 
@@ -239,7 +197,7 @@ static bool tw_verify(const pal_channel_settings *settings, const pal_channel_re
     char expected[32];
     const tw_param *sorted[TW_PARAMS_MAX];
     tw_form form = {0};
-    tw_buf data = {0};
+    pal_channels__buf data = {0};
     bool ok = false;
 
     if (!token || !given || !request->url)
@@ -252,10 +210,10 @@ static bool tw_verify(const pal_channel_settings *settings, const pal_channel_re
     for (size_t i = 0; i < form.n; i++)
         sorted[i] = &form.items[i];
     qsort(sorted, form.n, sizeof(sorted[0]), param_cmp);
-    buf_adds(&data, request->url);
+    pal_channels__buf_adds(&data, request->url);
     for (size_t i = 0; i < form.n; i++) {
-        buf_add(&data, sorted[i]->name, sorted[i]->name_len);
-        buf_add(&data, sorted[i]->value, sorted[i]->value_len);
+        pal_channels__buf_add(&data, sorted[i]->name, sorted[i]->name_len);
+        pal_channels__buf_add(&data, sorted[i]->value, sorted[i]->value_len);
     }
     if (pal_hmac_sha1(token, strlen(token), data.ptr, data.len, mac) &&
         pal_base64(mac, sizeof(mac), expected, sizeof(expected)))
@@ -286,10 +244,11 @@ static pal_err parse_form(const pal_channel_settings *settings, const tw_form *f
         const tw_param *p = &form->items[i];
         if (pal_utf8_check_text(p->name, p->name_len, NULL) != PAL_OK ||
             pal_utf8_check_text(p->value, p->value_len, NULL) != PAL_OK)
-            return refuse(r, 400, "invalid_form", "parameters must be UTF-8 without NUL");
+            return pal_channels__refuse(r, 400, "invalid_form",
+                                        "parameters must be UTF-8 without NUL");
         for (size_t k = 0; k < i; k++)
             if (strcmp(form->items[k].name, p->name) == 0)
-                return refuse(r, 400, "invalid_form", "a parameter is repeated");
+                return pal_channels__refuse(r, 400, "invalid_form", "a parameter is repeated");
     }
     const tw_param *sid = form_get(form, "MessageSid");
     const tw_param *from = form_get(form, "From");
@@ -298,20 +257,22 @@ static pal_err parse_form(const pal_channel_settings *settings, const tw_form *f
     const tw_param *account = form_get(form, "AccountSid");
     const char *account_sid = pal_channel_setting(settings, "account_sid");
     if (!tw_id_valid(sid) || !tw_id_valid(from) || (to && !tw_id_valid(to)))
-        return refuse(r, 400, "invalid_payload", "MessageSid and From are required");
+        return pal_channels__refuse(r, 400, "invalid_payload", "MessageSid and From are required");
     if (account && account_sid && strcmp(account->value, account_sid) != 0)
-        return refuse(r, 400, "unknown_account", "AccountSid is not this bot's account");
+        return pal_channels__refuse(r, 400, "unknown_account",
+                                    "AccountSid is not this bot's account");
     if (!body)
         return PAL_OK;
     size_t start = 0, end = body->value_len;
-    while (start < end && is_space(body->value[start]))
+    while (start < end && pal_channels__is_space(body->value[start]))
         start++;
-    while (end > start && is_space(body->value[end - 1]))
+    while (end > start && pal_channels__is_space(body->value[end - 1]))
         end--;
     if (start == end)
         return PAL_OK; /* media only: nothing to read */
     if (pal_utf8_length(body->value, body->value_len) > TW_TEXT_CHARS)
-        return refuse(r, 400, "invalid_payload", "Body is longer than 1600 characters");
+        return pal_channels__refuse(r, 400, "invalid_payload",
+                                    "Body is longer than 1600 characters");
 
     pal_channel_event event = {.kind = PAL_CHANNEL_MESSAGE};
     json_t *address = json_pack("{ss}", "to", from->value);
@@ -320,7 +281,7 @@ static pal_err parse_form(const pal_channel_settings *settings, const tw_form *f
     event.address = address ? json_dumps(address, JSON_COMPACT) : NULL;
     json_decref(address);
     if (!event.address)
-        return refuse(r, 400, "invalid_payload", "From or To is malformed");
+        return pal_channels__refuse(r, 400, "invalid_payload", "From or To is malformed");
     event.dedup_key = pal_xstrdup(sid->value);
     event.channel_message_id = pal_xstrdup(sid->value);
     event.external_user = pal_xstrdup(from->value);
@@ -335,16 +296,16 @@ static pal_err tw_parse(const pal_channel_settings *settings, const pal_channel_
     pal_err err;
 
     if (!request->body || request->body_len > TW_BODY_MAX) {
-        err = refuse(refusal, 413, "too_large", "the body is too large");
+        err = pal_channels__refuse(refusal, 413, "too_large", "the body is too large");
         goto out;
     }
     err = form_parse(request->body, request->body_len, &form);
     if (err == PAL_ERR_LIMIT) {
-        err = refuse(refusal, 413, "too_large", "too many or too long parameters");
+        err = pal_channels__refuse(refusal, 413, "too_large", "too many or too long parameters");
         goto out;
     }
     if (err != PAL_OK) {
-        err = refuse(refusal, 400, "invalid_form", "the body is not a valid form");
+        err = pal_channels__refuse(refusal, 400, "invalid_form", "the body is not a valid form");
         goto out;
     }
     err = parse_form(settings, &form, events, refusal);
@@ -352,7 +313,7 @@ out:
     if (err != PAL_OK) {
         pal_channel_events_clear(events);
         if (err != PAL_ERR_PARSE)
-            (void)refuse(refusal, 500, "internal", "the message could not be kept");
+            (void)pal_channels__refuse(refusal, 500, "internal", "the message could not be kept");
     }
     form_free(&form);
     return err;
@@ -360,47 +321,10 @@ out:
 
 /* --- sending --------------------------------------------------------------- */
 
-typedef struct tw_http {
-    long status;
-    tw_buf body;            /* at most TW_RESPONSE_MAX bytes kept */
-    int64_t retry_after_ms; /* Retry-After, 0 when none */
-} tw_http;
-
-static size_t tw_write_body(char *data, size_t size, size_t n, void *ctx)
-{
-    tw_http *h = ctx;
-    size_t len = size * n;
-    size_t room = TW_RESPONSE_MAX - h->body.len;
-    if (h->body.len < TW_RESPONSE_MAX)
-        buf_add(&h->body, data, len < room ? len : room);
-    return len;
-}
-
-static size_t tw_read_header(char *data, size_t size, size_t n, void *ctx)
-{
-    tw_http *h = ctx;
-    size_t len = size * n;
-    static const char name[] = "retry-after:";
-    size_t name_len = sizeof(name) - 1;
-    if (len > name_len && len - name_len < TW_HEADER_VALUE_MAX &&
-        strncasecmp(data, name, name_len) == 0) {
-        char value[TW_HEADER_VALUE_MAX];
-        size_t start = name_len, end = len;
-        while (start < end && is_space(data[start]))
-            start++;
-        while (end > start && is_space(data[end - 1]))
-            end--;
-        memcpy(value, data + start, end - start);
-        value[end - start] = '\0';
-        h->retry_after_ms = pal_http_retry_after_ms(value, (int64_t)time(NULL));
-    }
-    return len;
-}
-
 /* "<code> <message>" from a Twilio error answer, else "HTTP <status>". */
-static void tw_error_text(const tw_http *h, char *out, size_t cap)
+static void tw_error_text(const pal_channels__response *h, char *out, size_t cap)
 {
-    json_t *doc = h->body.ptr ? json_loadb(h->body.ptr, h->body.len, 0, NULL) : NULL;
+    json_t *doc = json_loadb(h->body, h->len, 0, NULL);
     json_t *code = json_object_get(doc, "code");
     const char *message = json_string_value(json_object_get(doc, "message"));
     if (json_is_integer(code) && message)
@@ -409,128 +333,24 @@ static void tw_error_text(const tw_http *h, char *out, size_t cap)
         snprintf(out, cap, "HTTP %ld %s", h->status, message);
     else
         snprintf(out, cap, "HTTP %ld", h->status);
-    for (char *s = out; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            *s = ' ';
+    pal_channels__one_line(out);
     json_decref(doc);
 }
 
 /* name=<escaped value> appended to form, with '&' before all but the first. */
-static bool form_add(CURL *curl, tw_buf *form, const char *name, const char *value, size_t len)
+static bool form_add(CURL *curl, pal_channels__buf *form, const char *name, const char *value,
+                     size_t len)
 {
     char *escaped = curl_easy_escape(curl, value, (int)len);
     if (!escaped)
         return false;
     if (form->len)
-        buf_adds(form, "&");
-    buf_adds(form, name);
-    buf_adds(form, "=");
-    buf_adds(form, escaped);
+        pal_channels__buf_adds(form, "&");
+    pal_channels__buf_adds(form, name);
+    pal_channels__buf_adds(form, "=");
+    pal_channels__buf_adds(form, escaped);
     curl_free(escaped);
     return true;
-}
-
-static bool tw_post(CURL *curl, const char *url, const char *user, const char *password,
-                    const char *form, tw_http *h, char *error, size_t error_len)
-{
-    struct curl_slist *headers = NULL;
-    bool ok = false;
-    CURLcode rc;
-
-    headers = curl_slist_append(headers, "Content-Type: application/x-www-form-urlencoded");
-    if (headers)
-        headers = curl_slist_append(headers, "Expect:");
-    if (!headers) {
-        snprintf(error, error_len, "libcurl could not be set up");
-        goto out;
-    }
-    if (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)TW_TIMEOUT_MS) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)TW_CONNECT_TIMEOUT_MS) !=
-            CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_USERNAME, user) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_PASSWORD, password) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(form)) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, tw_write_body) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, h) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, tw_read_header) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_HEADERDATA, h) != CURLE_OK) {
-        snprintf(error, error_len, "libcurl could not be set up");
-        goto out;
-    }
-    rc = curl_easy_perform(curl);
-    if (rc != CURLE_OK) {
-        /* curl's generic message: never the URL or the credentials. */
-        snprintf(error, error_len, "Twilio API: %s", curl_easy_strerror(rc));
-        goto out;
-    }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &h->status);
-    ok = true;
-out:
-    curl_slist_free_all(headers);
-    return ok;
-}
-
-/* The byte length of the first part of s[0..len) that fits max_units UTF-16
- * units, cut at the last space when it must be cut; *next (OUT) is where
- * the following part starts. */
-static size_t split_part(const char *s, size_t len, size_t max_units, size_t *next)
-{
-    size_t i = 0, units = 0, last_space = 0;
-    int32_t cp = 0;
-    while (i < len) {
-        size_t n = pal_utf8_decode(s + i, len - i, &cp);
-        if (n == 0)
-            n = 1;
-        size_t u = cp > 0xFFFF ? 2 : 1;
-        if (units + u > max_units)
-            break;
-        if (cp == ' ' || cp == '\n')
-            last_space = i;
-        i += n;
-        units += u;
-    }
-    if (i >= len) {
-        *next = len;
-        return len;
-    }
-    if (s[i] == ' ' || s[i] == '\n')
-        last_space = i;
-    size_t cut = last_space > 0 ? last_space : i;
-    size_t after = cut;
-    while (after < len && is_space(s[after]))
-        after++;
-    while (cut > 0 && is_space(s[cut - 1]))
-        cut--;
-    *next = after;
-    return cut;
-}
-
-/* item's text with its quick replies as a last line "A / B" (caller frees). */
-static char *tw_full_text(const pal_delivery_item *item)
-{
-    tw_buf b = {0};
-    json_t *labels =
-        item->quick_replies_json ? json_loads(item->quick_replies_json, 0, NULL) : NULL;
-    size_t i, shown = 0;
-    json_t *label;
-    buf_adds(&b, item->text ? item->text : "");
-    json_array_foreach(labels, i, label)
-    {
-        const char *s = json_string_value(label);
-        if (!s || !*s)
-            continue;
-        buf_adds(&b, shown ? " / " : "\n");
-        buf_adds(&b, s);
-        shown++;
-    }
-    json_decref(labels);
-    return b.ptr ? b.ptr : pal_xstrdup("");
 }
 
 /* An account sid fit for a URL path: letters and digits. */
@@ -552,20 +372,17 @@ static void tw_send(void *ctx, void *curl, const pal_delivery_item *item, pal_se
     const char *token = pal_channel_setting(settings, "auth_token");
     const char *from = pal_channel_setting(settings, "from");
     const char *service = pal_channel_setting(settings, "messaging_service_sid");
-    const char *base = pal_channel_setting(settings, "api_base");
+    size_t base_len;
+    const char *base = pal_channels__api_base(settings, "https://api.twilio.com", &base_len);
     json_t *address = item->address ? json_loads(item->address, 0, NULL) : NULL;
     const char *to = json_string_value(json_object_get(address, "to"));
-    size_t parts[TW_PARTS_MAX][2], n_parts = 0;
+    pal_channels__part parts[TW_PARTS_MAX];
+    size_t n_parts = 0;
     char url[TW_URL_MAX];
     char *text = NULL;
 
     memset(result, 0, sizeof(*result));
     result->outcome = PAL_SEND_PERMANENT;
-    if (!base)
-        base = "https://api.twilio.com";
-    size_t base_len = strlen(base);
-    if (base_len > 0 && base[base_len - 1] == '/')
-        base_len--;
     if (!sid || !token || !tw_sid_valid(sid)) {
         snprintf(result->error, sizeof(result->error), "no Twilio account");
         goto out;
@@ -580,75 +397,50 @@ static void tw_send(void *ctx, void *curl, const pal_delivery_item *item, pal_se
         snprintf(result->error, sizeof(result->error), "no recipient");
         goto out;
     }
-    text = tw_full_text(item);
-    size_t len = strlen(text), at = 0;
-    if (pal_utf8_check_text(text, len, NULL) != PAL_OK) {
-        snprintf(result->error, sizeof(result->error), "reply is not valid text");
+    json_t *labels = pal_channels__labels(item);
+    text = pal_channels__join_labels(item->text ? item->text : "", labels, "\n", " / ");
+    json_decref(labels);
+    if (!pal_channels__cut_reply(text, TW_TEXT_CHARS, PAL_CHANNELS_UTF16, parts, TW_PARTS_MAX,
+                                 &n_parts, "reply too long for SMS", result))
         goto out;
-    }
-    while (len > 0 && is_space(text[len - 1]))
-        len--;
-    while (at < len && is_space(text[at]))
-        at++;
-    while (at < len) {
-        size_t next, part = split_part(text + at, len - at, TW_TEXT_CHARS, &next);
-        if (n_parts == TW_PARTS_MAX) {
-            snprintf(result->error, sizeof(result->error), "reply too long for SMS");
-            goto out;
-        }
-        if (part > 0) {
-            parts[n_parts][0] = at;
-            parts[n_parts][1] = part;
-            n_parts++;
-        }
-        at += next;
-    }
-    if (n_parts == 0) {
-        snprintf(result->error, sizeof(result->error), "empty reply");
-        goto out;
-    }
     snprintf(url, sizeof(url), "%.*s/2010-04-01/Accounts/%s/Messages.json", (int)base_len, base,
              sid);
 
     for (size_t k = 0; k < n_parts; k++) {
-        tw_buf form = {0};
-        tw_http h = {0};
-        char error[200];
+        pal_channels__buf form = {0};
+        pal_channels__response h = {0};
         bool done =
             form_add(curl, &form, "To", to, strlen(to)) &&
             (from ? form_add(curl, &form, "From", from, strlen(from))
                   : form_add(curl, &form, "MessagingServiceSid", service, strlen(service))) &&
-            form_add(curl, &form, "Body", text + parts[k][0], parts[k][1]);
-        if (!done)
-            snprintf(error, sizeof(error), "libcurl could not encode the form");
-        else
-            done = tw_post(curl, url, sid, token, form.ptr, &h, error, sizeof(error));
+            form_add(curl, &form, "Body", text + parts[k].at, parts[k].len);
+        if (!done) {
+            snprintf(result->error, sizeof(result->error), "libcurl could not encode the form");
+        } else {
+            pal_channels__post post = {.url = url,
+                                       .content_type = "application/x-www-form-urlencoded",
+                                       .user = sid,
+                                       .password = token,
+                                       .body = form.ptr};
+            done = pal_channels__post_request(curl, &post, &h);
+            if (!done)
+                /* curl's generic message: never the URL or the credentials. */
+                snprintf(result->error, sizeof(result->error), "Twilio API: %s", h.error);
+        }
         free(form.ptr);
-        if (done && h.status >= 200 && h.status < 300) {
-            json_t *doc = h.body.ptr ? json_loadb(h.body.ptr, h.body.len, 0, NULL) : NULL;
-            const char *message_sid = json_string_value(json_object_get(doc, "sid"));
-            snprintf(result->platform_id, sizeof(result->platform_id), "%s",
-                     message_sid && strlen(message_sid) < sizeof(result->platform_id) ? message_sid
-                                                                                      : "");
-            json_decref(doc);
-            free(h.body.ptr);
+        result->outcome = done ? pal_channels__outcome(h.status) : PAL_SEND_RETRY;
+        if (result->outcome == PAL_SEND_OK) {
+            pal_channels__platform_id(&h, "sid", result);
+            pal_channels__response_clear(&h);
             continue;
         }
         result->platform_id[0] = '\0';
-        if (!done || h.status == 408 || h.status == 429 || h.status >= 500) {
-            result->outcome = PAL_SEND_RETRY;
+        if (result->outcome == PAL_SEND_RETRY)
             result->retry_after_ms = h.retry_after_ms;
-        } else {
-            result->outcome = PAL_SEND_PERMANENT;
-        }
         if (done)
-            tw_error_text(&h, error, sizeof(error));
-        if (n_parts > 1)
-            snprintf(result->error, sizeof(result->error), "part %zu/%zu: %s", k + 1, n_parts,
-                     error);
-        else
-            snprintf(result->error, sizeof(result->error), "%s", error);
-        free(h.body.ptr);
+            tw_error_text(&h, result->error, sizeof(result->error));
+        pal_channels__part_error(result, k + 1, n_parts);
+        pal_channels__response_clear(&h);
         goto out;
     }
     result->outcome = PAL_SEND_OK;

@@ -22,6 +22,7 @@
  * (1024 with buttons: the limit of an interactive body) are sent as
  * several messages, the buttons with the last.
  */
+#include "channels/adapter.h"
 #include "channels/channel.h"
 #include "channels/meta.h"
 
@@ -74,17 +75,17 @@ static const char *message_text(json_t *m)
     if (!type)
         return NULL;
     if (strcmp(type, "text") == 0)
-        return pal_meta__text(pal_meta__path(m, "text.body"));
+        return pal_channels__text(pal_channels__path(m, "text.body"));
     if (strcmp(type, "interactive") == 0) {
-        json_t *reply = pal_meta__path(m, "interactive.button_reply");
+        json_t *reply = pal_channels__path(m, "interactive.button_reply");
         if (!reply)
-            reply = pal_meta__path(m, "interactive.list_reply");
-        text = pal_meta__text(json_object_get(reply, "id"));
-        return text ? text : pal_meta__text(json_object_get(reply, "title"));
+            reply = pal_channels__path(m, "interactive.list_reply");
+        text = pal_channels__text(json_object_get(reply, "id"));
+        return text ? text : pal_channels__text(json_object_get(reply, "title"));
     }
     if (strcmp(type, "button") == 0) {
-        text = pal_meta__text(pal_meta__path(m, "button.payload"));
-        return text ? text : pal_meta__text(pal_meta__path(m, "button.text"));
+        text = pal_channels__text(pal_channels__path(m, "button.payload"));
+        return text ? text : pal_channels__text(pal_channels__path(m, "button.text"));
     }
     return NULL;
 }
@@ -95,8 +96,8 @@ static pal_err message_events(json_t *messages, pal_channel_events *events)
     json_t *m;
     json_array_foreach(messages, i, m)
     {
-        const char *from = pal_meta__id(json_object_get(m, "from"));
-        const char *id = pal_meta__id(json_object_get(m, "id"));
+        const char *from = pal_channels__id(json_object_get(m, "from"));
+        const char *id = pal_channels__id(json_object_get(m, "id"));
         const char *text = message_text(m);
         if (!from || !id || !text)
             continue;
@@ -107,7 +108,7 @@ static pal_err message_events(json_t *messages, pal_channel_events *events)
             .external_user = pal_xstrdup(from),
             .channel_message_id = pal_xstrdup(id),
             .text = pal_xstrdup(text),
-            .address = at > 0 ? pal_meta__at_address(at) : NULL,
+            .address = at > 0 ? pal_channels__at_address(at) : NULL,
             .sent_at_ms = at,
         };
         pal_err err = pal_channel_events_add(events, &event);
@@ -129,7 +130,7 @@ static pal_err status_events(json_t *statuses, pal_channel_events *events)
     json_t *st;
     json_array_foreach(statuses, i, st)
     {
-        const char *id = pal_meta__id(json_object_get(st, "id"));
+        const char *id = pal_channels__id(json_object_get(st, "id"));
         const char *status = json_string_value(json_object_get(st, "status"));
         if (!id || !known_status(status))
             continue;
@@ -142,9 +143,9 @@ static pal_err status_events(json_t *statuses, pal_channel_events *events)
         json_t *first = json_array_get(json_object_get(st, "errors"), 0);
         if (strcmp(status, "failed") == 0 && json_is_object(first)) {
             char error[256];
-            const char *title = pal_meta__text(json_object_get(first, "title"));
+            const char *title = pal_channels__text(json_object_get(first, "title"));
             snprintf(error, sizeof(error), "%lld %s",
-                     (long long)pal_meta__int(json_object_get(first, "code"), 0),
+                     (long long)pal_channels__int(json_object_get(first, "code"), 0),
                      title ? title : "");
             event.error = pal_xstrdup(error);
         }
@@ -159,20 +160,15 @@ static pal_err whatsapp_parse(const pal_channel_settings *settings,
                               const pal_channel_request *request, pal_channel_events *events,
                               pal_api_refusal *refusal)
 {
-    json_t *root = NULL, *entry, *change;
+    json_t *root = NULL, *entries = NULL, *entry, *change;
     size_t i, j;
-    pal_err err = pal_meta__load(request, &root, refusal);
+    pal_err err = pal_meta__load_entries(
+        request, "whatsapp_business_account",
+        "expected {\"object\":\"whatsapp_business_account\",\"entry\":[...]}", &root, &entries,
+        refusal);
     (void)settings;
     if (err)
         return err;
-    const char *object = json_string_value(json_object_get(root, "object"));
-    json_t *entries = json_object_get(root, "entry");
-    if (!object || strcmp(object, "whatsapp_business_account") != 0 || !json_is_array(entries)) {
-        err =
-            pal_meta__refuse(refusal, 400, "invalid_payload",
-                             "expected {\"object\":\"whatsapp_business_account\",\"entry\":[...]}");
-        goto out;
-    }
     json_array_foreach(entries, i, entry)
     {
         json_array_foreach(json_object_get(entry, "changes"), j, change)
@@ -189,12 +185,8 @@ static pal_err whatsapp_parse(const pal_channel_settings *settings,
         }
     }
 out:
-    if (err == PAL_ERR_LIMIT)
-        err = pal_meta__refuse(refusal, 413, "too_many_events", "too many events in one request");
-    if (err)
-        pal_channel_events_clear(events);
     json_decref(root);
-    return err;
+    return pal_channels__parsed(err, events, refusal);
 }
 
 /* One reply being sent (the parts share it). */
@@ -214,8 +206,8 @@ static json_t *interactive(const char *part, const json_t *labels)
     {
         const char *label = json_string_value(v);
         bool button = n <= WHATSAPP_REPLY_BUTTONS;
-        char *title = pal_meta__truncate(label, button ? WHATSAPP_BUTTON_TITLE_CHARS
-                                                       : WHATSAPP_ROW_TITLE_CHARS);
+        char *title = pal_channels__truncate(label, button ? WHATSAPP_BUTTON_TITLE_CHARS
+                                                           : WHATSAPP_ROW_TITLE_CHARS);
         if (button)
             json_array_append_new(options, json_pack("{sss{ssss}}", "type", "reply", "reply", "id",
                                                      label, "title", title));
@@ -255,27 +247,15 @@ static char *whatsapp_body(const whatsapp_send *s, const char *part, bool last)
 static void whatsapp_send_part(void *ctx, const char *part, bool last, pal_send_result *result)
 {
     whatsapp_send *s = ctx;
-    pal_meta__response response;
+    pal_channels__response response;
     char *body = whatsapp_body(s, part, last);
-    if (!body) {
-        result->outcome = PAL_SEND_PERMANENT;
-        snprintf(result->error, sizeof(result->error), "reply is not valid text");
-        return;
-    }
-    if (!pal_meta__post_json(s->curl, s->url, s->authorization, body, &response)) {
-        result->outcome = PAL_SEND_RETRY;
-        snprintf(result->error, sizeof(result->error), "whatsapp: %s", response.error);
-    } else {
+    if (pal_channels__post_part(s->curl, s->url, s->authorization, "whatsapp", body, &response,
+                                result)) {
         pal_meta__result("whatsapp", &response, result);
-        if (result->outcome == PAL_SEND_OK) {
-            json_t *doc = json_loadb(response.body, response.len, 0, NULL);
-            json_t *first = json_array_get(json_object_get(doc, "messages"), 0);
-            const char *id = json_string_value(json_object_get(first, "id"));
-            snprintf(result->platform_id, sizeof(result->platform_id), "%s", id ? id : "");
-            json_decref(doc);
-        }
+        if (result->outcome == PAL_SEND_OK)
+            pal_channels__platform_id(&response, "messages.0.id", result);
     }
-    pal_meta__response_clear(&response);
+    pal_channels__response_clear(&response);
     free(body);
 }
 
@@ -296,8 +276,8 @@ static void whatsapp_send_reply(void *ctx, void *curl, const pal_delivery_item *
                  "whatsapp: access_token, phone_number_id or recipient unset");
         return;
     }
-    int64_t at = pal_meta__address_at(item->address);
-    if (at >= 0 && pal_meta__now_ms() - at > 24 * HOUR_MS) {
+    int64_t at = pal_channels__address_at(item->address);
+    if (at >= 0 && pal_channels__now_ms() - at > 24 * HOUR_MS) {
         snprintf(result->error, sizeof(result->error), "outside the 24-hour window (131047)");
         return;
     }
@@ -309,7 +289,7 @@ static void whatsapp_send_reply(void *ctx, void *curl, const pal_delivery_item *
     len = strlen(token) + 32;
     s.authorization = pal_xmalloc(len);
     snprintf(s.authorization, len, "Authorization: Bearer %s", token);
-    s.labels = pal_meta__labels(item);
+    s.labels = pal_channels__labels(item);
     /* A button's id is its label (whatsapp_parse reads it back): labels
      * too long for an id, like too many labels, go into the text. */
     bool buttons = json_array_size(s.labels) <= WHATSAPP_MAX_BUTTONS;
@@ -321,11 +301,11 @@ static void whatsapp_send_reply(void *ctx, void *curl, const pal_delivery_item *
             buttons = false;
     }
     char *text =
-        pal_meta__text_with_labels(item->text, s.labels, buttons ? WHATSAPP_MAX_BUTTONS : 0);
+        pal_channels__text_with_labels(item->text, s.labels, buttons ? WHATSAPP_MAX_BUTTONS : 0);
     if (!buttons)
         json_array_clear(s.labels);
     size_t max = json_array_size(s.labels) ? WHATSAPP_MAX_INTERACTIVE_TEXT : WHATSAPP_MAX_TEXT;
-    pal_meta__send_parts(text, max, whatsapp_send_part, &s, result);
+    pal_channels__send_parts(text, max, whatsapp_send_part, &s, result);
     free(text);
     json_decref(s.labels);
     free(s.authorization);

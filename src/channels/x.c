@@ -36,6 +36,7 @@
  * Assumes: ids are decimal strings (they go into URL paths, so anything
  * else is refused). Thread-safe: no state; the CURL handle is the caller's.
  */
+#include "channels/adapter.h"
 #include "channels/channel.h"
 
 #include "base/mem.h"
@@ -43,12 +44,10 @@
 #include "text/normalize.h"
 #include "text/utf8.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <utf8proc.h>
 
@@ -61,42 +60,13 @@ enum {
     X_TWEET_CHARS = 280,          /* code points of one tweet */
     X_DM_CHARS = 10000,           /* code points of one DM */
     X_PARTS_MAX = 25,             /* posts one reply may become */
-    X_TIMEOUT_MS = 10000,         /* one API call */
-    X_CONNECT_TIMEOUT_MS = 3000,  /* connecting to the API */
-    X_RESPONSE_MAX = 64 * 1024,   /* bytes of an API answer we read */
     X_RETRY_MAX_MS = 3600 * 1000, /* longest wait a rate limit may ask */
-    X_HEADER_VALUE_MAX = 200,     /* bytes of a response header value we read */
     X_URL_MAX = 2048,             /* bytes of an API URL */
 };
 
 static const char *const x_required[] = {"consumer_secret", "access_token", "user_id", NULL};
 
 /* --- small helpers ------------------------------------------------------ */
-
-/* A growable byte string (memory use is bounded by its callers' limits). */
-typedef struct x_buf {
-    char *ptr;
-    size_t len, cap;
-} x_buf;
-
-static void buf_add(x_buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->ptr = pal_xrealloc(b->ptr, cap);
-        b->cap = cap;
-    }
-    memcpy(b->ptr + b->len, s, n);
-    b->len += n;
-    b->ptr[b->len] = '\0';
-}
-
-static void buf_adds(x_buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
 
 /* A decimal id of 1..X_ID_MAX digits. */
 static bool x_id_valid(const char *s)
@@ -108,14 +78,6 @@ static bool x_id_valid(const char *s)
         if (s[n] < '0' || s[n] > '9' || n >= X_ID_MAX)
             return false;
     return n > 0;
-}
-
-static pal_err refuse(pal_api_refusal *r, unsigned status, const char *code, const char *message)
-{
-    r->status = status;
-    r->code = code;
-    r->message = message;
-    return PAL_ERR_PARSE;
 }
 
 /* --- handshake and signature -------------------------------------------- */
@@ -252,18 +214,13 @@ static size_t cp_offset(const char *s, size_t len, int64_t index)
     return i < len ? i : len;
 }
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
-}
-
 /* The byte offset after the leading "@name" tokens of s and the spaces
  * around them. */
 static size_t skip_mentions(const char *s, size_t len)
 {
     size_t i = 0;
     for (;;) {
-        while (i < len && is_space(s[i]))
+        while (i < len && pal_channels__is_space(s[i]))
             i++;
         if (i >= len || s[i] != '@')
             return i;
@@ -368,24 +325,25 @@ static pal_err parse_tweet(const x_parse *p, json_t *tweet, pal_channel_events *
     pal_err err = PAL_OK;
 
     if (!json_is_object(tweet))
-        return refuse(r, 400, "invalid_payload", "a tweet must be an object");
+        return pal_channels__refuse(r, 400, "invalid_payload", "a tweet must be an object");
     if (json_object_get(tweet, "retweeted_status"))
         return PAL_OK; /* a retweet: answering it answers the original again */
     const char *id = str_member(tweet, "id_str");
     json_t *user = json_object_get(tweet, "user");
     const char *user_id = str_member(user, "id_str");
     if (!x_id_valid(id) || !x_id_valid(user_id))
-        return refuse(r, 400, "invalid_payload", "a tweet needs id_str and user.id_str");
+        return pal_channels__refuse(r, 400, "invalid_payload",
+                                    "a tweet needs id_str and user.id_str");
     if (strcmp(user_id, p->for_user_id) == 0)
         return PAL_OK; /* our own tweet */
     const char *raw = tweet_text(tweet, &range);
     if (!raw)
-        return refuse(r, 400, "invalid_payload", "a tweet needs a text");
+        return pal_channels__refuse(r, 400, "invalid_payload", "a tweet needs a text");
     if (strlen(raw) > X_TEXT_MAX)
-        return refuse(r, 400, "invalid_payload", "a tweet's text is too long");
+        return pal_channels__refuse(r, 400, "invalid_payload", "a tweet's text is too long");
     decoded = html_decode(raw, strlen(raw), &len);
     if (pal_utf8_check_text(decoded, len, NULL) != PAL_OK) {
-        err = refuse(r, 400, "invalid_payload", "a tweet's text is not valid UTF-8");
+        err = pal_channels__refuse(r, 400, "invalid_payload", "a tweet's text is not valid UTF-8");
         goto out;
     }
     if (p->hashtag && !has_hashtag(decoded, p->hashtag))
@@ -400,9 +358,9 @@ static pal_err parse_tweet(const x_parse *p, json_t *tweet, pal_channel_events *
         start = skip_mentions(decoded, len);
         end = len;
     }
-    while (start < end && is_space(decoded[start]))
+    while (start < end && pal_channels__is_space(decoded[start]))
         start++;
-    while (end > start && is_space(decoded[end - 1]))
+    while (end > start && pal_channels__is_space(decoded[end - 1]))
         end--;
     if (start == end)
         goto out; /* a bare mention: nothing to answer */
@@ -413,14 +371,14 @@ static pal_err parse_tweet(const x_parse *p, json_t *tweet, pal_channel_events *
         screen_name = NULL;
     address = address_json("tweet_id", id, "screen_name", screen_name);
     if (!address) {
-        err = refuse(r, 400, "invalid_payload", "a tweet's author is malformed");
+        err = pal_channels__refuse(r, 400, "invalid_payload", "a tweet's author is malformed");
         goto out;
     }
     err = add_message(events, id, user_id, decoded + start, end - start, address,
                       ms_member(tweet, "timestamp_ms"));
     address = NULL;
     if (err == PAL_ERR_LIMIT)
-        err = refuse(r, 413, "too_many_events", "too many events in one request");
+        err = pal_channels__refuse(r, 413, "too_many_events", "too many events in one request");
 out:
     free(address);
     free(decoded);
@@ -431,7 +389,8 @@ static pal_err parse_dm(const x_parse *p, json_t *dm, pal_channel_events *events
                         pal_api_refusal *r)
 {
     if (!json_is_object(dm))
-        return refuse(r, 400, "invalid_payload", "a direct message event must be an object");
+        return pal_channels__refuse(r, 400, "invalid_payload",
+                                    "a direct message event must be an object");
     const char *type = str_member(dm, "type");
     if (!type || strcmp(type, "message_create") != 0)
         return PAL_OK;
@@ -440,8 +399,8 @@ static pal_err parse_dm(const x_parse *p, json_t *dm, pal_channel_events *events
     const char *id = str_member(dm, "id");
     const char *sender = str_member(create, "sender_id");
     if (!x_id_valid(id) || !x_id_valid(sender) || !json_is_object(data))
-        return refuse(r, 400, "invalid_payload",
-                      "a direct message needs id, sender_id and message_data");
+        return pal_channels__refuse(r, 400, "invalid_payload",
+                                    "a direct message needs id, sender_id and message_data");
     if (strcmp(sender, p->for_user_id) == 0)
         return PAL_OK; /* the echo of our own message */
     const char *text = str_member(json_object_get(data, "quick_reply_response"), "metadata");
@@ -451,21 +410,23 @@ static pal_err parse_dm(const x_parse *p, json_t *dm, pal_channel_events *events
         return PAL_OK; /* an attachment alone */
     size_t len = strlen(text);
     if (len > X_TEXT_MAX || pal_utf8_check_text(text, len, NULL) != PAL_OK)
-        return refuse(r, 400, "invalid_payload", "a direct message's text is malformed");
+        return pal_channels__refuse(r, 400, "invalid_payload",
+                                    "a direct message's text is malformed");
     size_t start = 0;
-    while (start < len && is_space(text[start]))
+    while (start < len && pal_channels__is_space(text[start]))
         start++;
-    while (len > start && is_space(text[len - 1]))
+    while (len > start && pal_channels__is_space(text[len - 1]))
         len--;
     if (start == len)
         return PAL_OK;
     char *address = address_json("dm", sender, NULL, NULL);
     if (!address)
-        return refuse(r, 400, "invalid_payload", "a direct message's sender is malformed");
+        return pal_channels__refuse(r, 400, "invalid_payload",
+                                    "a direct message's sender is malformed");
     pal_err err = add_message(events, id, sender, text + start, len - start, address,
                               ms_member(dm, "created_timestamp"));
     if (err == PAL_ERR_LIMIT)
-        return refuse(r, 413, "too_many_events", "too many events in one request");
+        return pal_channels__refuse(r, 413, "too_many_events", "too many events in one request");
     return err;
 }
 
@@ -481,13 +442,14 @@ static pal_err parse_doc(const pal_channel_settings *settings, json_t *doc, x_pa
 
     p->for_user_id = str_member(doc, "for_user_id");
     if (!x_id_valid(p->for_user_id))
-        return refuse(r, 400, "invalid_payload", "for_user_id must be a numeric id");
+        return pal_channels__refuse(r, 400, "invalid_payload", "for_user_id must be a numeric id");
     if (!user_id || strcmp(user_id, p->for_user_id) != 0)
-        return refuse(r, 400, "unknown_account", "for_user_id is not this bot's account");
+        return pal_channels__refuse(r, 400, "unknown_account",
+                                    "for_user_id is not this bot's account");
     if ((tweets && !json_is_array(tweets)) || (dms && !json_is_array(dms)))
-        return refuse(r, 400, "invalid_payload", "events must be arrays");
+        return pal_channels__refuse(r, 400, "invalid_payload", "events must be arrays");
     if (json_array_size(tweets) + json_array_size(dms) > PAL_CHANNEL_EVENTS_MAX)
-        return refuse(r, 413, "too_many_events", "too many events in one request");
+        return pal_channels__refuse(r, 413, "too_many_events", "too many events in one request");
     json_array_foreach(tweets, i, item)
     {
         if ((err = parse_tweet(p, item, events, r)) != PAL_OK)
@@ -512,17 +474,17 @@ static pal_err x_parse_request(const pal_channel_settings *settings,
     pal_err err;
 
     if (!request->body || request->body_len > X_BODY_MAX) {
-        err = refuse(refusal, 413, "too_large", "the body is too large");
+        err = pal_channels__refuse(refusal, 413, "too_large", "the body is too large");
         goto out;
     }
     if (!pal_utf8_valid(request->body, request->body_len) ||
         memchr(request->body, '\0', request->body_len)) {
-        err = refuse(refusal, 400, "invalid_json", "the body is not valid UTF-8");
+        err = pal_channels__refuse(refusal, 400, "invalid_json", "the body is not valid UTF-8");
         goto out;
     }
     doc = json_loadb(request->body, request->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(doc)) {
-        err = refuse(refusal, 400, "invalid_json", "the body is not a JSON object");
+        err = pal_channels__refuse(refusal, 400, "invalid_json", "the body is not a JSON object");
         goto out;
     }
     if (hashtag) {
@@ -541,7 +503,7 @@ out:
     if (err != PAL_OK) {
         pal_channel_events_clear(events);
         if (err != PAL_ERR_PARSE)
-            (void)refuse(refusal, 500, "internal", "the events could not be kept");
+            (void)pal_channels__refuse(refusal, 500, "internal", "the events could not be kept");
     }
     free(p.hashtag);
     json_decref(doc);
@@ -550,188 +512,19 @@ out:
 
 /* --- sending --------------------------------------------------------------- */
 
-/* One API call's answer. */
-typedef struct x_http {
-    long status;
-    x_buf body;             /* at most X_RESPONSE_MAX bytes kept */
-    int64_t retry_after_ms; /* Retry-After, 0 when none */
-    int64_t rate_reset_s;   /* x-rate-limit-reset (epoch seconds), 0 when none */
-} x_http;
-
-static size_t x_write_body(char *data, size_t size, size_t n, void *ctx)
-{
-    x_http *h = ctx;
-    size_t len = size * n;
-    if (h->body.len < X_RESPONSE_MAX)
-        buf_add(&h->body, data,
-                len < X_RESPONSE_MAX - h->body.len ? len : X_RESPONSE_MAX - h->body.len);
-    return len;
-}
-
-/* The value of header line data if its name is name (lower case), else NULL. */
-static const char *header_value(const char *data, size_t len, const char *name, char *value)
-{
-    size_t n = strlen(name);
-    if (len <= n + 1 || len - n - 1 >= X_HEADER_VALUE_MAX || strncasecmp(data, name, n) != 0 ||
-        data[n] != ':')
-        return NULL;
-    size_t start = n + 1, end = len;
-    while (start < end && is_space(data[start]))
-        start++;
-    while (end > start && is_space(data[end - 1]))
-        end--;
-    memcpy(value, data + start, end - start);
-    value[end - start] = '\0';
-    return value;
-}
-
-static size_t x_read_header(char *data, size_t size, size_t n, void *ctx)
-{
-    x_http *h = ctx;
-    size_t len = size * n;
-    char value[X_HEADER_VALUE_MAX];
-    if (header_value(data, len, "retry-after", value)) {
-        h->retry_after_ms = pal_http_retry_after_ms(value, (int64_t)time(NULL));
-    } else if (header_value(data, len, "x-rate-limit-reset", value)) {
-        char *end;
-        long long reset = strtoll(value, &end, 10);
-        if (*end == '\0' && reset > 0)
-            h->rate_reset_s = reset;
-    }
-    return len;
-}
-
-/* Replaces control characters so that an error string stays one line. */
-static void one_line(char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            *s = ' ';
-}
-
 /* "HTTP <status> <title>: <detail>" from an X error answer (v2 problem or
  * v1.1 errors[]). */
-static void x_error_text(const x_http *h, char *out, size_t cap)
+static void x_error_text(const pal_channels__response *h, char *out, size_t cap)
 {
-    json_t *doc = h->body.ptr ? json_loadb(h->body.ptr, h->body.len, 0, NULL) : NULL;
+    json_t *doc = json_loadb(h->body, h->len, 0, NULL);
     const char *title = str_member(doc, "title");
     const char *detail = str_member(doc, "detail");
     if (!detail)
         detail = str_member(json_array_get(json_object_get(doc, "errors"), 0), "message");
     snprintf(out, cap, "HTTP %ld%s%s%s%s", h->status, title ? " " : "", title ? title : "",
              detail ? (title ? ": " : " ") : "", detail ? detail : "");
-    one_line(out);
+    pal_channels__one_line(out);
     json_decref(doc);
-}
-
-/* POSTs json to url; fills h. False (with error) when the request could not
- * be made at all. */
-static bool x_post(CURL *curl, const char *url, const char *token, const char *json, x_http *h,
-                   char *error, size_t error_len)
-{
-    struct curl_slist *headers = NULL;
-    x_buf auth = {0};
-    bool ok = false;
-    CURLcode rc;
-
-    buf_adds(&auth, "Authorization: Bearer ");
-    buf_adds(&auth, token);
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    if (headers)
-        headers = curl_slist_append(headers, auth.ptr);
-    if (headers)
-        headers = curl_slist_append(headers, "Expect:");
-    if (!headers) {
-        snprintf(error, error_len, "libcurl could not be set up");
-        goto out;
-    }
-    if (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)X_TIMEOUT_MS) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)X_CONNECT_TIMEOUT_MS) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(json)) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, x_write_body) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, h) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, x_read_header) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_HEADERDATA, h) != CURLE_OK) {
-        snprintf(error, error_len, "libcurl could not be set up");
-        goto out;
-    }
-    rc = curl_easy_perform(curl);
-    if (rc != CURLE_OK) {
-        /* curl's generic message: never the URL, which may hold ids. */
-        snprintf(error, error_len, "X API: %s", curl_easy_strerror(rc));
-        goto out;
-    }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &h->status);
-    ok = true;
-out:
-    curl_slist_free_all(headers);
-    if (auth.ptr)
-        memset(auth.ptr, 0, auth.len);
-    free(auth.ptr);
-    return ok;
-}
-
-/* The byte length of the first part of s[0..len) that fits max_chars code
- * points, cut at the last space when it must be cut; *next (OUT) is where
- * the following part starts. */
-static size_t split_part(const char *s, size_t len, size_t max_chars, size_t *next)
-{
-    size_t i = 0, chars = 0, last_space = 0;
-    int32_t cp;
-    while (i < len && chars < max_chars) {
-        size_t n = pal_utf8_decode(s + i, len - i, &cp);
-        if (n == 0)
-            n = 1;
-        if (cp == ' ' || cp == '\n')
-            last_space = i;
-        i += n;
-        chars++;
-    }
-    if (i >= len) {
-        *next = len;
-        return len;
-    }
-    /* The next character would not fit: a space right there is a clean cut. */
-    if (s[i] == ' ' || s[i] == '\n')
-        last_space = i;
-    size_t cut = last_space > 0 ? last_space : i;
-    size_t after = cut;
-    while (after < len && is_space(s[after]))
-        after++;
-    while (cut > 0 && is_space(s[cut - 1]))
-        cut--;
-    *next = after;
-    return cut;
-}
-
-/* item's text with its quick replies appended as text (caller frees). */
-static char *x_full_text(const pal_delivery_item *item, bool dm)
-{
-    x_buf b = {0};
-    json_t *labels =
-        item->quick_replies_json ? json_loads(item->quick_replies_json, 0, NULL) : NULL;
-    size_t i, shown = 0;
-    json_t *label;
-    buf_adds(&b, item->text ? item->text : "");
-    json_array_foreach(labels, i, label)
-    {
-        const char *s = json_string_value(label);
-        if (!s || !*s)
-            continue;
-        if (dm)
-            buf_adds(&b, "\n• ");
-        else
-            buf_adds(&b, shown ? " / " : "\n");
-        buf_adds(&b, s);
-        shown++;
-    }
-    json_decref(labels);
-    return b.ptr ? b.ptr : pal_xstrdup("");
 }
 
 /* Where a reply goes: a tweet to answer (*tweet_id) or a DM participant. */
@@ -774,32 +567,53 @@ out:
     return out;
 }
 
-/* The id X gave the post, from a 2xx answer ("" when missing). */
-static void x_posted_id(const x_http *h, bool dm, char *out, size_t cap)
+/* Posts one part (its JSON body, NULL when it could not be encoded) and
+ * fills *result; false when it failed. *reply_to (a tweet id) becomes the
+ * new tweet's id, so that the next part answers this one. */
+static bool x_send_part(void *curl, const char *url, const char *authorization, bool dm,
+                        const char *body, char *reply_to, pal_send_result *result)
 {
-    json_t *doc = h->body.ptr ? json_loadb(h->body.ptr, h->body.len, 0, NULL) : NULL;
-    const char *id = str_member(json_object_get(doc, "data"), dm ? "dm_event_id" : "id");
-    snprintf(out, cap, "%s", id && strlen(id) < cap ? id : "");
-    json_decref(doc);
+    pal_channels__response h;
+    bool ok = false;
+
+    /* "X API: " + curl's generic message: never the URL, which may hold ids. */
+    if (!pal_channels__post_part(curl, url, authorization, "X API", body, &h, result))
+        goto out;
+    result->outcome = pal_channels__outcome(h.status);
+    if (result->outcome == PAL_SEND_OK) {
+        pal_channels__platform_id(&h, dm ? "data.dm_event_id" : "data.id", result);
+        if (!dm && x_id_valid(result->platform_id))
+            memcpy(reply_to, result->platform_id, strlen(result->platform_id) + 1);
+        ok = true;
+        goto out;
+    }
+    if (result->outcome == PAL_SEND_RETRY) {
+        result->retry_after_ms = h.retry_after_ms;
+        if (h.status == 429 && h.retry_after_ms == 0 && h.rate_reset_s > 0) {
+            int64_t wait = (h.rate_reset_s - (int64_t)time(NULL)) * 1000;
+            result->retry_after_ms = wait < 0 ? 0 : (wait > X_RETRY_MAX_MS ? X_RETRY_MAX_MS : wait);
+        }
+    }
+    x_error_text(&h, result->error, sizeof(result->error));
+out:
+    pal_channels__response_clear(&h);
+    return ok;
 }
 
 static void x_send(void *ctx, void *curl, const pal_delivery_item *item, pal_send_result *result)
 {
     const pal_channel_settings *settings = ctx;
     const char *token = pal_channel_setting(settings, "access_token");
-    const char *base = pal_channel_setting(settings, "api_base");
+    size_t base_len;
+    const char *base = pal_channels__api_base(settings, "https://api.x.com", &base_len);
     char tweet_id[X_ID_MAX + 1], participant[X_ID_MAX + 1], reply_to[X_ID_MAX + 1];
     char url[X_URL_MAX];
-    char *text = NULL;
-    size_t parts[X_PARTS_MAX][2], n_parts = 0;
+    char *text = NULL, *authorization = NULL;
+    pal_channels__part parts[X_PARTS_MAX];
+    size_t n_parts = 0;
 
     memset(result, 0, sizeof(*result));
     result->outcome = PAL_SEND_PERMANENT;
-    if (!base)
-        base = "https://api.x.com";
-    size_t base_len = strlen(base);
-    if (base_len > 0 && base[base_len - 1] == '/')
-        base_len--;
     if (!token) {
         snprintf(result->error, sizeof(result->error), "no access token");
         goto out;
@@ -809,84 +623,40 @@ static void x_send(void *ctx, void *curl, const pal_delivery_item *item, pal_sen
         goto out;
     }
     bool dm = tweet_id[0] == '\0';
-    text = x_full_text(item, dm);
-    size_t len = strlen(text), at = 0;
-    if (pal_utf8_check_text(text, len, NULL) != PAL_OK) {
-        snprintf(result->error, sizeof(result->error), "reply is not valid text");
+    json_t *labels = pal_channels__labels(item);
+    text = pal_channels__join_labels(item->text ? item->text : "", labels, dm ? "\n• " : "\n",
+                                     dm ? "\n• " : " / ");
+    json_decref(labels);
+    if (!pal_channels__cut_reply(text, dm ? X_DM_CHARS : X_TWEET_CHARS, PAL_CHANNELS_CODE_POINTS,
+                                 parts, X_PARTS_MAX, &n_parts, "reply too long for X", result))
         goto out;
-    }
-    while (len > 0 && is_space(text[len - 1]))
-        len--;
-    while (at < len && is_space(text[at]))
-        at++;
-    while (at < len) {
-        size_t next, part = split_part(text + at, len - at, dm ? X_DM_CHARS : X_TWEET_CHARS, &next);
-        if (n_parts == X_PARTS_MAX) {
-            snprintf(result->error, sizeof(result->error), "reply too long for X");
-            goto out;
-        }
-        if (part > 0) {
-            parts[n_parts][0] = at;
-            parts[n_parts][1] = part;
-            n_parts++;
-        }
-        at += next;
-    }
-    if (n_parts == 0) {
-        snprintf(result->error, sizeof(result->error), "empty reply");
-        goto out;
-    }
     if (dm)
         snprintf(url, sizeof(url), "%.*s/2/dm_conversations/with/%s/messages", (int)base_len, base,
                  participant);
     else
         snprintf(url, sizeof(url), "%.*s/2/tweets", (int)base_len, base);
     snprintf(reply_to, sizeof(reply_to), "%s", tweet_id);
+    size_t auth_len = strlen(token) + sizeof("Authorization: Bearer ");
+    authorization = pal_xmalloc(auth_len);
+    snprintf(authorization, auth_len, "Authorization: Bearer %s", token);
 
     for (size_t k = 0; k < n_parts; k++) {
-        char *part = pal_xstrndup(text + parts[k][0], parts[k][1]);
+        char *part = pal_xstrndup(text + parts[k].at, parts[k].len);
         char *body = x_post_body(part, dm ? NULL : reply_to);
-        char error[200];
-        x_http h = {0};
-        bool encoded = body != NULL;
-        bool done = encoded && x_post(curl, url, token, body, &h, error, sizeof(error));
+        bool sent = x_send_part(curl, url, authorization, dm, body, reply_to, result);
         free(part);
         free(body);
-        if (!encoded)
-            snprintf(error, sizeof(error), "reply is not valid text");
-        if (done && h.status >= 200 && h.status < 300) {
-            x_posted_id(&h, dm, result->platform_id, sizeof(result->platform_id));
-            if (!dm && x_id_valid(result->platform_id))
-                memcpy(reply_to, result->platform_id, strlen(result->platform_id) + 1);
-            free(h.body.ptr);
-            continue;
+        if (!sent) {
+            result->platform_id[0] = '\0';
+            pal_channels__part_error(result, k + 1, n_parts);
+            goto out;
         }
-        result->platform_id[0] = '\0';
-        if (!done) {
-            result->outcome = encoded ? PAL_SEND_RETRY : PAL_SEND_PERMANENT;
-        } else if (h.status == 408 || h.status == 429 || h.status >= 500) {
-            result->outcome = PAL_SEND_RETRY;
-            result->retry_after_ms = h.retry_after_ms;
-            if (h.status == 429 && h.retry_after_ms == 0 && h.rate_reset_s > 0) {
-                int64_t wait = (h.rate_reset_s - (int64_t)time(NULL)) * 1000;
-                result->retry_after_ms =
-                    wait < 0 ? 0 : (wait > X_RETRY_MAX_MS ? X_RETRY_MAX_MS : wait);
-            }
-            x_error_text(&h, error, sizeof(error));
-        } else {
-            result->outcome = PAL_SEND_PERMANENT;
-            x_error_text(&h, error, sizeof(error));
-        }
-        if (n_parts > 1)
-            snprintf(result->error, sizeof(result->error), "part %zu/%zu: %s", k + 1, n_parts,
-                     error);
-        else
-            snprintf(result->error, sizeof(result->error), "%s", error);
-        free(h.body.ptr);
-        goto out;
     }
     result->outcome = PAL_SEND_OK;
 out:
+    if (authorization)
+        memset(authorization, 0, strlen(authorization));
+    free(authorization);
     free(text);
 }
 

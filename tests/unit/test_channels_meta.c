@@ -16,175 +16,20 @@
 #include <strings.h>
 #include <time.h>
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "channels/channel.h"
+#include "fake_http.h"
 
 /* ---- test doubles: settings, requests, and a one-connection-per-request
  * HTTP server standing in for the platform ---- */
 
-typedef struct kv {
-    const char *name, *value;
-} kv;
-
-static const char *kv_get(const void *ctx, const char *name)
-{
-    for (const kv *p = ctx; p && p->name; p++)
-        if (strcasecmp(p->name, name) == 0)
-            return p->value;
-    return NULL;
-}
-
-static pal_channel_settings settings_of(const kv *pairs)
-{
-    pal_channel_settings s = {.get = kv_get, .ctx = pairs};
-    return s;
-}
-
-typedef struct fake_request {
-    const kv *headers, *query;
-} fake_request;
-
-static const char *request_header(const void *ctx, const char *name)
-{
-    return kv_get(((const fake_request *)ctx)->headers, name);
-}
-
-static const char *request_query(const void *ctx, const char *name)
-{
-    return kv_get(((const fake_request *)ctx)->query, name);
-}
-
-/* A POST carrying body, with the given headers (borrowed for the call). */
 static pal_channel_request post_of(const char *body, const fake_request *fr)
 {
-    pal_channel_request r = {.method = "POST",
-                             .url = "https://example.org/webhook",
-                             .body = body,
-                             .body_len = strlen(body),
-                             .header = request_header,
-                             .query = request_query,
-                             .ctx = fr};
-    return r;
-}
-
-enum { FAKE_MAX = 8 };
-
-typedef struct fake_reply {
-    int status;
-    const char *extra_headers; /* "Name: value\r\n" lines, or NULL */
-    const char *body;
-} fake_reply;
-
-typedef struct fake_server {
-    int fd;
-    int port;
-    pthread_t thread;
-    const fake_reply *replies;
-    size_t n_replies;
-    size_t n;             /* requests served */
-    char *head[FAKE_MAX]; /* request line and headers */
-    char *body[FAKE_MAX]; /* request body */
-    char base[64];        /* http://127.0.0.1:port */
-} fake_server;
-
-static void *fake_serve(void *arg)
-{
-    fake_server *fs = arg;
-    for (size_t k = 0; k < fs->n_replies && k < FAKE_MAX; k++) {
-        struct pollfd p = {.fd = fs->fd, .events = POLLIN};
-        if (poll(&p, 1, 1500) <= 0)
-            break;
-        int c = accept(fs->fd, NULL, NULL);
-        if (c < 0)
-            break;
-        size_t cap = 1 << 16, len = 0;
-        char *buf = calloc(1, cap + 1);
-        char *end = NULL;
-        size_t need = 0;
-        for (;;) {
-            ssize_t got = recv(c, buf + len, cap - len, 0);
-            if (got <= 0)
-                break;
-            len += (size_t)got;
-            buf[len] = '\0';
-            if (!end && (end = strstr(buf, "\r\n\r\n")) != NULL) {
-                const char *cl = strcasestr(buf, "\r\nContent-Length:");
-                need = (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
-            }
-            if (end && len >= need)
-                break;
-        }
-        if (end) {
-            fs->head[fs->n] = strndup(buf, (size_t)(end - buf));
-            fs->body[fs->n] = strdup(end + 4);
-            fs->n++;
-        }
-        free(buf);
-        const fake_reply *r = &fs->replies[k];
-        char out[8192];
-        int n =
-            snprintf(out, sizeof(out),
-                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
-                     r->status, strlen(r->body), r->extra_headers ? r->extra_headers : "", r->body);
-        if (n > 0 && send(c, out, (size_t)n, MSG_NOSIGNAL) < 0)
-            perror("send");
-        close(c);
-    }
-    return NULL;
-}
-
-static void fake_start(fake_server *fs, const fake_reply *replies, size_t n_replies)
-{
-    memset(fs, 0, sizeof(*fs));
-    fs->replies = replies;
-    fs->n_replies = n_replies;
-    fs->fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fs->fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    assert_int_equal(bind(fs->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(fs->fd, 8), 0);
-    assert_int_equal(getsockname(fs->fd, (struct sockaddr *)&a, &alen), 0);
-    fs->port = ntohs(a.sin_port);
-    snprintf(fs->base, sizeof(fs->base), "http://127.0.0.1:%d", fs->port);
-    assert_int_equal(pthread_create(&fs->thread, NULL, fake_serve, fs), 0);
-}
-
-/* Waits for the server to finish (all replies served, or 1.5 s idle). */
-static void fake_stop(fake_server *fs)
-{
-    pthread_join(fs->thread, NULL);
-    close(fs->fd);
-}
-
-static void fake_free(fake_server *fs)
-{
-    for (size_t i = 0; i < fs->n; i++) {
-        free(fs->head[i]);
-        free(fs->body[i]);
-    }
-}
-
-/* The JSON body of request i (caller json_decref). */
-static json_t *fake_json(const fake_server *fs, size_t i)
-{
-    assert_true(i < fs->n);
-    json_error_t e;
-    json_t *doc = json_loads(fs->body[i], 0, &e);
-    if (!doc)
-        fail_msg("request %zu is not JSON: %s (%s)", i, e.text, fs->body[i]);
-    return doc;
+    return fake_request_make("POST", "https://example.org/webhook", body, fr);
 }
 
 static pal_delivery_item *item_of(const char *user, const char *address, const char *text,
@@ -192,18 +37,6 @@ static pal_delivery_item *item_of(const char *user, const char *address, const c
 {
     return pal_delivery_item_new(1, 1, 0, "test", user, address, text, quick_replies, "k-1", 0, 0,
                                  0, NULL);
-}
-
-/* Sends item with channel's sender against settings (api_base the fake). */
-static void send_with(const pal_channel *channel, const kv *pairs, pal_delivery_item *item,
-                      pal_send_result *result)
-{
-    pal_channel_settings s = settings_of(pairs);
-    CURL *curl = curl_easy_init();
-    assert_non_null(curl);
-    channel->send(&s, curl, item, result);
-    curl_easy_cleanup(curl);
-    pal_delivery_item_free(item);
 }
 
 static int64_t now_ms(void)
@@ -234,20 +67,20 @@ static const char *labels_json(int n)
 
 /* ---- Messenger: signature and handshake ---- */
 
-static const kv messenger_settings[] = {{"app_secret", "appsecret"},
-                                        {"verify_token", "s3cret-verify"},
-                                        {"page_token", "tok en/+"},
-                                        {NULL, NULL}};
+static const fake_kv messenger_settings[] = {{"app_secret", "appsecret"},
+                                             {"verify_token", "s3cret-verify"},
+                                             {"page_token", "tok en/+"},
+                                             {NULL, NULL}};
 
 #define VECTOR_BODY "{\"object\":\"page\",\"entry\":[]}"
 #define VECTOR_SIG "sha256=0e9e0080a310f376450c46d999aa4d49ed772bfe43c13205f38a3a6e6611ed2b"
 
-static bool verify_with(const pal_channel *channel, const kv *pairs, const char *body,
+static bool verify_with(const pal_channel *channel, const fake_kv *pairs, const char *body,
                         const char *signature)
 {
-    kv headers[] = {{"X-Hub-Signature-256", signature}, {NULL, NULL}};
+    fake_kv headers[] = {{"X-Hub-Signature-256", signature}, {NULL, NULL}};
     fake_request fr = {.headers = signature ? headers : NULL};
-    pal_channel_settings s = settings_of(pairs);
+    pal_channel_settings s = fake_settings(pairs);
     pal_channel_request r = post_of(body, &fr);
     return channel->verify(&s, &r);
 }
@@ -289,33 +122,28 @@ static void test_signature_refused(void **state)
     /* another body, or another secret */
     assert_false(
         verify_with(m, messenger_settings, "{\"object\":\"page\",\"entry\":[] }", VECTOR_SIG));
-    kv other[] = {{"app_secret", "appsecreT"}, {NULL, NULL}};
+    fake_kv other[] = {{"app_secret", "appsecreT"}, {NULL, NULL}};
     assert_false(verify_with(m, other, VECTOR_BODY, VECTOR_SIG));
-    kv none[] = {{NULL, NULL}};
+    fake_kv none[] = {{NULL, NULL}};
     assert_false(verify_with(m, none, VECTOR_BODY, VECTOR_SIG));
 }
 
 static pal_channel_answer handshake_with(const pal_channel *channel, const char *mode,
                                          const char *token, const char *challenge)
 {
-    kv query[] = {{"hub.mode", mode},
-                  {"hub.verify_token", token},
-                  {"hub.challenge", challenge},
-                  {NULL, NULL}};
+    fake_kv query[] = {{"hub.mode", mode},
+                       {"hub.verify_token", token},
+                       {"hub.challenge", challenge},
+                       {NULL, NULL}};
     /* a NULL value ends the list early: put the present ones first */
-    kv packed[4] = {{NULL, NULL}, {NULL, NULL}, {NULL, NULL}, {NULL, NULL}};
+    fake_kv packed[4] = {{NULL, NULL}, {NULL, NULL}, {NULL, NULL}, {NULL, NULL}};
     size_t n = 0;
     for (size_t i = 0; i < 3; i++)
         if (query[i].value)
             packed[n++] = query[i];
     fake_request fr = {.query = packed};
-    pal_channel_request r = {.method = "GET",
-                             .url = "https://example.org/webhook",
-                             .body = "",
-                             .header = request_header,
-                             .query = request_query,
-                             .ctx = &fr};
-    pal_channel_settings s = settings_of(messenger_settings);
+    pal_channel_request r = fake_request_make("GET", "https://example.org/webhook", "", &fr);
+    pal_channel_settings s = fake_settings(messenger_settings);
     pal_channel_answer answer = {0};
     channel->handshake(&s, &r, &answer);
     return answer;
@@ -372,7 +200,7 @@ static pal_err parse_with(const pal_channel *channel, const char *body, pal_chan
                           pal_api_refusal *refusal)
 {
     fake_request fr = {0};
-    pal_channel_settings s = settings_of(messenger_settings);
+    pal_channel_settings s = fake_settings(messenger_settings);
     pal_channel_request r = post_of(body, &fr);
     memset(events, 0, sizeof(*events));
     memset(refusal, 0, sizeof(*refusal));
@@ -566,33 +394,33 @@ static void test_whatsapp_parse(void **state)
 
 /* ---- Messenger sending ---- */
 
-static kv messenger_send_settings[] = {{"app_secret", "appsecret"},
-                                       {"verify_token", "v"},
-                                       {"page_token", "tok en/+"},
-                                       {"api_base", NULL},
-                                       {NULL, NULL}};
+static fake_kv messenger_send_settings[] = {{"app_secret", "appsecret"},
+                                            {"verify_token", "v"},
+                                            {"page_token", "tok en/+"},
+                                            {"api_base", NULL},
+                                            {NULL, NULL}};
 
 static void test_messenger_send(void **state)
 {
     (void)state;
-    fake_server fs;
-    fake_reply ok = {200, NULL, "{\"recipient_id\":\"7001\",\"message_id\":\"m_OUT1\"}"};
-    fake_start(&fs, &ok, 1);
+    fake_http fs;
+    fake_http_reply ok = {200, NULL, "{\"recipient_id\":\"7001\",\"message_id\":\"m_OUT1\"}"};
+    fake_http_start(&fs, &ok, 1);
     messenger_send_settings[3].value = fs.base;
     pal_send_result result;
-    send_with(&pal_channel_messenger, messenger_send_settings,
+    fake_send(&pal_channel_messenger, messenger_send_settings,
               item_of("7001", at_address(now_ms() - 60000), "Voulez-vous continuer ?",
                       "[\"Oui\",\"Non\",\"Parler \\u00e0 un conseiller humain\"]"),
               &result);
-    fake_stop(&fs);
+    fake_http_stop(&fs);
     assert_int_equal(result.outcome, PAL_SEND_OK);
     assert_string_equal(result.platform_id, "m_OUT1");
     assert_int_equal(fs.n, 1);
-    assert_true(strncmp(fs.head[0], "POST /v25.0/me/messages?access_token=tok%20en%2F%2B HTTP/1.1",
-                        60) == 0);
-    assert_non_null(strcasestr(fs.head[0], "\r\nContent-Type: application/json"));
+    assert_true(strncmp(fs.calls[0].head,
+                        "POST /v25.0/me/messages?access_token=tok%20en%2F%2B HTTP/1.1", 60) == 0);
+    assert_non_null(strcasestr(fs.calls[0].head, "\r\nContent-Type: application/json"));
 
-    json_t *doc = fake_json(&fs, 0);
+    json_t *doc = fake_http_json(&fs, 0);
     assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "recipient"), "id")),
                         "7001");
     assert_string_equal(json_string_value(json_object_get(doc, "messaging_type")), "RESPONSE");
@@ -612,51 +440,51 @@ static void test_messenger_send(void **state)
     assert_string_equal(json_string_value(json_object_get(q2, "payload")),
                         "Parler \xc3\xa0 un conseiller humain");
     json_decref(doc);
-    fake_free(&fs);
+    fake_http_free(&fs);
 }
 
 static void test_messenger_window(void **state)
 {
     (void)state;
-    fake_server fs;
-    fake_reply ok[] = {{200, NULL, "{\"recipient_id\":\"7001\",\"message_id\":\"m_A\"}"},
-                       {200, NULL, "{\"recipient_id\":\"7001\",\"message_id\":\"m_B\"}"}};
-    fake_start(&fs, ok, 2);
+    fake_http fs;
+    fake_http_reply ok[] = {{200, NULL, "{\"recipient_id\":\"7001\",\"message_id\":\"m_A\"}"},
+                            {200, NULL, "{\"recipient_id\":\"7001\",\"message_id\":\"m_B\"}"}};
+    fake_http_start(&fs, ok, 2);
     messenger_send_settings[3].value = fs.base;
     pal_send_result result;
     /* two days after: a person answers with the HUMAN_AGENT tag */
-    send_with(&pal_channel_messenger, messenger_send_settings,
+    fake_send(&pal_channel_messenger, messenger_send_settings,
               item_of("7001", at_address(now_ms() - 48 * 3600 * 1000LL), "Bonjour", NULL), &result);
     assert_int_equal(result.outcome, PAL_SEND_OK);
     /* eight days after: refused without calling */
-    send_with(&pal_channel_messenger, messenger_send_settings,
+    fake_send(&pal_channel_messenger, messenger_send_settings,
               item_of("7001", at_address(now_ms() - 8 * 24 * 3600 * 1000LL), "Bonjour", NULL),
               &result);
     assert_int_equal(result.outcome, PAL_SEND_PERMANENT);
     assert_string_equal(result.error, "outside the messaging window");
     /* no address: a plain response */
-    send_with(&pal_channel_messenger, messenger_send_settings, item_of("7001", NULL, "Re", NULL),
+    fake_send(&pal_channel_messenger, messenger_send_settings, item_of("7001", NULL, "Re", NULL),
               &result);
     assert_int_equal(result.outcome, PAL_SEND_OK);
     assert_string_equal(result.platform_id, "m_B");
-    fake_stop(&fs);
+    fake_http_stop(&fs);
     assert_int_equal(fs.n, 2);
-    json_t *doc = fake_json(&fs, 0);
+    json_t *doc = fake_http_json(&fs, 0);
     assert_string_equal(json_string_value(json_object_get(doc, "messaging_type")), "MESSAGE_TAG");
     assert_string_equal(json_string_value(json_object_get(doc, "tag")), "HUMAN_AGENT");
     assert_null(json_object_get(json_object_get(doc, "message"), "quick_replies"));
     json_decref(doc);
-    doc = fake_json(&fs, 1);
+    doc = fake_http_json(&fs, 1);
     assert_string_equal(json_string_value(json_object_get(doc, "messaging_type")), "RESPONSE");
     json_decref(doc);
-    fake_free(&fs);
+    fake_http_free(&fs);
 }
 
 static void test_messenger_errors(void **state)
 {
     (void)state;
-    fake_server fs;
-    fake_reply replies[] = {
+    fake_http fs;
+    fake_http_reply replies[] = {
         {400, NULL,
          "{\"error\":{\"message\":\"(#100) No matching user found\",\"type\":\"OAuthException\","
          "\"code\":100,\"error_subcode\":2018001,\"fbtrace_id\":\"A\"}}"},
@@ -665,13 +493,13 @@ static void test_messenger_errors(void **state)
         {503, "Retry-After: 7\r\n", "<html>busy</html>"},
         {403, NULL, "{}"},
     };
-    fake_start(&fs, replies, 4);
+    fake_http_start(&fs, replies, 4);
     messenger_send_settings[3].value = fs.base;
     pal_send_result r[4];
     for (size_t i = 0; i < 4; i++)
-        send_with(&pal_channel_messenger, messenger_send_settings,
+        fake_send(&pal_channel_messenger, messenger_send_settings,
                   item_of("7001", NULL, "Bonjour", NULL), &r[i]);
-    fake_stop(&fs);
+    fake_http_stop(&fs);
     assert_int_equal(fs.n, 4);
     assert_int_equal(r[0].outcome, PAL_SEND_PERMANENT);
     assert_string_equal(r[0].error, "100 (#100) No matching user found");
@@ -683,13 +511,13 @@ static void test_messenger_errors(void **state)
     assert_string_equal(r[3].error, "messenger answered HTTP 403");
     for (size_t i = 0; i < 4; i++)
         assert_null(strstr(r[i].error, "tok"));
-    fake_free(&fs);
+    fake_http_free(&fs);
 
     /* nobody listening: retry later, and the token stays out of the error */
-    fake_start(&fs, replies, 0);
+    fake_http_start(&fs, replies, 0);
     messenger_send_settings[3].value = fs.base;
-    fake_stop(&fs);
-    send_with(&pal_channel_messenger, messenger_send_settings,
+    fake_http_stop(&fs);
+    fake_send(&pal_channel_messenger, messenger_send_settings,
               item_of("7001", NULL, "Bonjour", NULL), &r[0]);
     assert_int_equal(r[0].outcome, PAL_SEND_RETRY);
     assert_true(strlen(r[0].error) > 0);
@@ -705,19 +533,19 @@ static void test_messenger_long_text(void **state)
     for (size_t i = 0; i < 2600; i++)
         text[i] = i % 10 == 9 ? ' ' : (char)('a' + i % 10);
     text[2600] = '\0';
-    fake_server fs;
-    fake_reply ok[] = {{200, NULL, "{\"recipient_id\":\"7\",\"message_id\":\"m_P1\"}"},
-                       {200, NULL, "{\"recipient_id\":\"7\",\"message_id\":\"m_P2\"}"}};
-    fake_start(&fs, ok, 2);
+    fake_http fs;
+    fake_http_reply ok[] = {{200, NULL, "{\"recipient_id\":\"7\",\"message_id\":\"m_P1\"}"},
+                            {200, NULL, "{\"recipient_id\":\"7\",\"message_id\":\"m_P2\"}"}};
+    fake_http_start(&fs, ok, 2);
     messenger_send_settings[3].value = fs.base;
     pal_send_result result;
-    send_with(&pal_channel_messenger, messenger_send_settings,
+    fake_send(&pal_channel_messenger, messenger_send_settings,
               item_of("7", NULL, text, "[\"Oui\"]"), &result);
-    fake_stop(&fs);
+    fake_http_stop(&fs);
     assert_int_equal(result.outcome, PAL_SEND_OK);
     assert_string_equal(result.platform_id, "m_P2");
     assert_int_equal(fs.n, 2);
-    json_t *d0 = fake_json(&fs, 0), *d1 = fake_json(&fs, 1);
+    json_t *d0 = fake_http_json(&fs, 0), *d1 = fake_http_json(&fs, 1);
     json_t *m0 = json_object_get(d0, "message"), *m1 = json_object_get(d1, "message");
     const char *p0 = json_string_value(json_object_get(m0, "text"));
     const char *p1 = json_string_value(json_object_get(m1, "text"));
@@ -730,34 +558,34 @@ static void test_messenger_long_text(void **state)
     assert_string_equal(joined, text);
     json_decref(d0);
     json_decref(d1);
-    fake_free(&fs);
+    fake_http_free(&fs);
 
     /* more than 13 labels: listed in the text, no quick replies */
-    fake_start(&fs, ok, 1);
+    fake_http_start(&fs, ok, 1);
     messenger_send_settings[3].value = fs.base;
-    send_with(&pal_channel_messenger, messenger_send_settings,
+    fake_send(&pal_channel_messenger, messenger_send_settings,
               item_of("7", NULL, "Choisissez :", labels_json(14)), &result);
-    fake_stop(&fs);
+    fake_http_stop(&fs);
     assert_int_equal(result.outcome, PAL_SEND_OK);
-    d0 = fake_json(&fs, 0);
+    d0 = fake_http_json(&fs, 0);
     m0 = json_object_get(d0, "message");
     assert_null(json_object_get(m0, "quick_replies"));
     assert_non_null(
         strstr(json_string_value(json_object_get(m0, "text")), "Choisissez :\nChoix 1\nChoix 2\n"));
     assert_non_null(strstr(json_string_value(json_object_get(m0, "text")), "\nChoix 14"));
     json_decref(d0);
-    fake_free(&fs);
+    fake_http_free(&fs);
 }
 
 /* ---- WhatsApp sending ---- */
 
-static kv whatsapp_send_settings[] = {{"app_secret", "appsecret"},
-                                      {"verify_token", "v"},
-                                      {"access_token", "EAAGtoken"},
-                                      {"phone_number_id", "PN1"},
-                                      {"api_version", "v99.0"},
-                                      {"api_base", NULL},
-                                      {NULL, NULL}};
+static fake_kv whatsapp_send_settings[] = {{"app_secret", "appsecret"},
+                                           {"verify_token", "v"},
+                                           {"access_token", "EAAGtoken"},
+                                           {"phone_number_id", "PN1"},
+                                           {"api_version", "v99.0"},
+                                           {"api_base", NULL},
+                                           {NULL, NULL}};
 
 #define WA_OK                                                                                      \
     "{\"messaging_product\":\"whatsapp\",\"contacts\":[{\"input\":\"336\",\"wa_id\":\"336\"}],"    \
@@ -766,33 +594,33 @@ static kv whatsapp_send_settings[] = {{"app_secret", "appsecret"},
 static void test_whatsapp_send(void **state)
 {
     (void)state;
-    fake_server fs;
-    fake_reply ok[] = {
+    fake_http fs;
+    fake_http_reply ok[] = {
         {200, NULL, WA_OK}, {200, NULL, WA_OK}, {200, NULL, WA_OK}, {200, NULL, WA_OK}};
-    fake_start(&fs, ok, 4);
+    fake_http_start(&fs, ok, 4);
     whatsapp_send_settings[5].value = fs.base;
     pal_send_result r[4];
     const char *address = at_address(now_ms() - 3600 * 1000LL);
-    send_with(&pal_channel_whatsapp, whatsapp_send_settings,
+    fake_send(&pal_channel_whatsapp, whatsapp_send_settings,
               item_of("33698765432", address, "Bonjour", NULL), &r[0]);
-    send_with(
+    fake_send(
         &pal_channel_whatsapp, whatsapp_send_settings,
         item_of("33698765432", address, "Alors ?", "[\"Oui\",\"Suivre ma commande en ligne\"]"),
         &r[1]);
-    send_with(&pal_channel_whatsapp, whatsapp_send_settings,
+    fake_send(&pal_channel_whatsapp, whatsapp_send_settings,
               item_of("33698765432", address, "Lequel ?", labels_json(5)), &r[2]);
-    send_with(&pal_channel_whatsapp, whatsapp_send_settings,
+    fake_send(&pal_channel_whatsapp, whatsapp_send_settings,
               item_of("33698765432", address, "Lequel ?", labels_json(11)), &r[3]);
-    fake_stop(&fs);
+    fake_http_stop(&fs);
     assert_int_equal(fs.n, 4);
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal(r[i].outcome, PAL_SEND_OK);
         assert_string_equal(r[i].platform_id, "wamid.OUT");
-        assert_true(strncmp(fs.head[i], "POST /v99.0/PN1/messages HTTP/1.1", 33) == 0);
-        assert_non_null(strcasestr(fs.head[i], "\r\nAuthorization: Bearer EAAGtoken"));
+        assert_true(strncmp(fs.calls[i].head, "POST /v99.0/PN1/messages HTTP/1.1", 33) == 0);
+        assert_non_null(strcasestr(fs.calls[i].head, "\r\nAuthorization: Bearer EAAGtoken"));
     }
 
-    json_t *doc = fake_json(&fs, 0);
+    json_t *doc = fake_http_json(&fs, 0);
     assert_string_equal(json_string_value(json_object_get(doc, "messaging_product")), "whatsapp");
     assert_string_equal(json_string_value(json_object_get(doc, "recipient_type")), "individual");
     assert_string_equal(json_string_value(json_object_get(doc, "to")), "33698765432");
@@ -802,7 +630,7 @@ static void test_whatsapp_send(void **state)
     assert_true(json_is_false(json_object_get(t, "preview_url")));
     json_decref(doc);
 
-    doc = fake_json(&fs, 1);
+    doc = fake_http_json(&fs, 1);
     assert_string_equal(json_string_value(json_object_get(doc, "type")), "interactive");
     json_t *in = json_object_get(doc, "interactive");
     assert_string_equal(json_string_value(json_object_get(in, "type")), "button");
@@ -818,7 +646,7 @@ static void test_whatsapp_send(void **state)
     assert_string_equal(json_string_value(json_object_get(reply, "title")), "Suivre ma commande e");
     json_decref(doc);
 
-    doc = fake_json(&fs, 2);
+    doc = fake_http_json(&fs, 2);
     in = json_object_get(doc, "interactive");
     assert_string_equal(json_string_value(json_object_get(in, "type")), "list");
     json_t *action = json_object_get(in, "action");
@@ -831,37 +659,37 @@ static void test_whatsapp_send(void **state)
                         "Choix 5");
     json_decref(doc);
 
-    doc = fake_json(&fs, 3);
+    doc = fake_http_json(&fs, 3);
     assert_string_equal(json_string_value(json_object_get(doc, "type")), "text");
     const char *body = json_string_value(json_object_get(json_object_get(doc, "text"), "body"));
     assert_non_null(strstr(body, "Lequel ?\nChoix 1\n"));
     assert_non_null(strstr(body, "\nChoix 11"));
     json_decref(doc);
-    fake_free(&fs);
+    fake_http_free(&fs);
 }
 
 static void test_whatsapp_errors(void **state)
 {
     (void)state;
-    fake_server fs;
-    fake_reply replies[] = {
+    fake_http fs;
+    fake_http_reply replies[] = {
         {400, NULL,
          "{\"error\":{\"message\":\"Re-engagement message\",\"type\":\"OAuthException\","
          "\"code\":131047,\"error_data\":{\"messaging_product\":\"whatsapp\"}}}"},
         {400, NULL, "{\"error\":{\"message\":\"Throughput reached\",\"code\":80006}}"},
         {429, NULL, "{\"error\":{\"message\":\"Rate limit hit\",\"code\":130429}}"},
     };
-    fake_start(&fs, replies, 3);
+    fake_http_start(&fs, replies, 3);
     whatsapp_send_settings[5].value = fs.base;
     pal_send_result r[3];
     for (size_t i = 0; i < 3; i++)
-        send_with(&pal_channel_whatsapp, whatsapp_send_settings,
+        fake_send(&pal_channel_whatsapp, whatsapp_send_settings,
                   item_of("336", NULL, "Bonjour", NULL), &r[i]);
     /* 25 hours after the customer's message: refused without calling */
     pal_send_result late;
-    send_with(&pal_channel_whatsapp, whatsapp_send_settings,
+    fake_send(&pal_channel_whatsapp, whatsapp_send_settings,
               item_of("336", at_address(now_ms() - 25 * 3600 * 1000LL), "Bonjour", NULL), &late);
-    fake_stop(&fs);
+    fake_http_stop(&fs);
     assert_int_equal(fs.n, 3);
     assert_int_equal(r[0].outcome, PAL_SEND_PERMANENT);
     assert_string_equal(r[0].error, "131047 Re-engagement message");
@@ -869,7 +697,7 @@ static void test_whatsapp_errors(void **state)
     assert_int_equal(r[2].outcome, PAL_SEND_RETRY);
     assert_int_equal(late.outcome, PAL_SEND_PERMANENT);
     assert_string_equal(late.error, "outside the 24-hour window (131047)");
-    fake_free(&fs);
+    fake_http_free(&fs);
 }
 
 static void test_whatsapp_long_label(void **state)
@@ -880,21 +708,21 @@ static void test_whatsapp_long_label(void **state)
     memset(x, 'x', sizeof(x) - 1);
     x[sizeof(x) - 1] = '\0';
     snprintf(labels, sizeof(labels), "[\"Oui\",\"%s\"]", x);
-    fake_server fs;
-    fake_reply ok = {200, NULL, WA_OK};
-    fake_start(&fs, &ok, 1);
+    fake_http fs;
+    fake_http_reply ok = {200, NULL, WA_OK};
+    fake_http_start(&fs, &ok, 1);
     whatsapp_send_settings[5].value = fs.base;
     pal_send_result result;
-    send_with(&pal_channel_whatsapp, whatsapp_send_settings,
+    fake_send(&pal_channel_whatsapp, whatsapp_send_settings,
               item_of("336", NULL, "Alors ?", labels), &result);
-    fake_stop(&fs);
+    fake_http_stop(&fs);
     assert_int_equal(result.outcome, PAL_SEND_OK);
-    json_t *doc = fake_json(&fs, 0);
+    json_t *doc = fake_http_json(&fs, 0);
     assert_string_equal(json_string_value(json_object_get(doc, "type")), "text");
     const char *body = json_string_value(json_object_get(json_object_get(doc, "text"), "body"));
     assert_true(strncmp(body, "Alors ?\nOui\nxxxx", 16) == 0);
     json_decref(doc);
-    fake_free(&fs);
+    fake_http_free(&fs);
 }
 
 int main(void)

@@ -16,176 +16,21 @@
 #include <strings.h>
 #include <time.h>
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "channels/channel.h"
+#include "fake_http.h"
 #include "text/utf8.h"
 
 /* ---- test doubles: settings, requests, and a one-connection-per-request
  * HTTP server standing in for the platform ---- */
 
-typedef struct kv {
-    const char *name, *value;
-} kv;
-
-static const char *kv_get(const void *ctx, const char *name)
-{
-    for (const kv *p = ctx; p && p->name; p++)
-        if (strcasecmp(p->name, name) == 0)
-            return p->value;
-    return NULL;
-}
-
-static pal_channel_settings settings_of(const kv *pairs)
-{
-    pal_channel_settings s = {.get = kv_get, .ctx = pairs};
-    return s;
-}
-
-typedef struct fake_request {
-    const kv *headers, *query;
-} fake_request;
-
-static const char *request_header(const void *ctx, const char *name)
-{
-    return kv_get(((const fake_request *)ctx)->headers, name);
-}
-
-static const char *request_query(const void *ctx, const char *name)
-{
-    return kv_get(((const fake_request *)ctx)->query, name);
-}
-
-/* A POST carrying body, with the given headers (borrowed for the call). */
 static pal_channel_request post_of(const char *body, const fake_request *fr)
 {
-    pal_channel_request r = {.method = "POST",
-                             .url = "https://example.org/webhook",
-                             .body = body,
-                             .body_len = strlen(body),
-                             .header = request_header,
-                             .query = request_query,
-                             .ctx = fr};
-    return r;
-}
-
-enum { FAKE_MAX = 8 };
-
-typedef struct fake_reply {
-    int status;
-    const char *extra_headers; /* "Name: value\r\n" lines, or NULL */
-    const char *body;
-} fake_reply;
-
-typedef struct fake_server {
-    int fd;
-    int port;
-    pthread_t thread;
-    const fake_reply *replies;
-    size_t n_replies;
-    size_t n;             /* requests served */
-    char *head[FAKE_MAX]; /* request line and headers */
-    char *body[FAKE_MAX]; /* request body */
-    char base[64];        /* http://127.0.0.1:port */
-} fake_server;
-
-static void *fake_serve(void *arg)
-{
-    fake_server *fs = arg;
-    for (size_t k = 0; k < fs->n_replies && k < FAKE_MAX; k++) {
-        struct pollfd p = {.fd = fs->fd, .events = POLLIN};
-        if (poll(&p, 1, 1500) <= 0)
-            break;
-        int c = accept(fs->fd, NULL, NULL);
-        if (c < 0)
-            break;
-        size_t cap = 1 << 16, len = 0;
-        char *buf = calloc(1, cap + 1);
-        char *end = NULL;
-        size_t need = 0;
-        for (;;) {
-            ssize_t got = recv(c, buf + len, cap - len, 0);
-            if (got <= 0)
-                break;
-            len += (size_t)got;
-            buf[len] = '\0';
-            if (!end && (end = strstr(buf, "\r\n\r\n")) != NULL) {
-                const char *cl = strcasestr(buf, "\r\nContent-Length:");
-                need = (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
-            }
-            if (end && len >= need)
-                break;
-        }
-        if (end) {
-            fs->head[fs->n] = strndup(buf, (size_t)(end - buf));
-            fs->body[fs->n] = strdup(end + 4);
-            fs->n++;
-        }
-        free(buf);
-        const fake_reply *r = &fs->replies[k];
-        char out[8192];
-        int n =
-            snprintf(out, sizeof(out),
-                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
-                     r->status, strlen(r->body), r->extra_headers ? r->extra_headers : "", r->body);
-        if (n > 0 && send(c, out, (size_t)n, MSG_NOSIGNAL) < 0)
-            perror("send");
-        close(c);
-    }
-    return NULL;
-}
-
-static void fake_start(fake_server *fs, const fake_reply *replies, size_t n_replies)
-{
-    memset(fs, 0, sizeof(*fs));
-    fs->replies = replies;
-    fs->n_replies = n_replies;
-    fs->fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fs->fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    assert_int_equal(bind(fs->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(fs->fd, 8), 0);
-    assert_int_equal(getsockname(fs->fd, (struct sockaddr *)&a, &alen), 0);
-    fs->port = ntohs(a.sin_port);
-    snprintf(fs->base, sizeof(fs->base), "http://127.0.0.1:%d", fs->port);
-    assert_int_equal(pthread_create(&fs->thread, NULL, fake_serve, fs), 0);
-}
-
-/* Waits for the server to finish (all replies served, or 1.5 s idle). */
-static void fake_stop(fake_server *fs)
-{
-    pthread_join(fs->thread, NULL);
-    close(fs->fd);
-}
-
-static void fake_free(fake_server *fs)
-{
-    for (size_t i = 0; i < fs->n; i++) {
-        free(fs->head[i]);
-        free(fs->body[i]);
-    }
-}
-
-/* The JSON body of request i (caller json_decref). */
-static json_t *fake_json(const fake_server *fs, size_t i)
-{
-    assert_true(i < fs->n);
-    json_error_t e;
-    json_t *doc = json_loads(fs->body[i], 0, &e);
-    if (!doc)
-        fail_msg("request %zu is not JSON: %s (%s)", i, e.text, fs->body[i]);
-    return doc;
+    return fake_request_make("POST", "https://example.org/webhook", body, fr);
 }
 
 static pal_delivery_item *item_of(const char *user, const char *address, const char *text,
@@ -193,18 +38,6 @@ static pal_delivery_item *item_of(const char *user, const char *address, const c
 {
     return pal_delivery_item_new(1, 1, 0, "test", user, address, text, quick_replies, "k-1", 0, 0,
                                  0, NULL);
-}
-
-/* Sends item with channel's sender against settings (api_base the fake). */
-static void send_with(const pal_channel *channel, const kv *pairs, pal_delivery_item *item,
-                      pal_send_result *result)
-{
-    pal_channel_settings s = settings_of(pairs);
-    CURL *curl = curl_easy_init();
-    assert_non_null(curl);
-    channel->send(&s, curl, item, result);
-    curl_easy_cleanup(curl);
-    pal_delivery_item_free(item);
 }
 
 /* n labels "Choix 1".."Choix n" as a JSON array (static buffer). */
@@ -219,16 +52,16 @@ static const char *labels_json(int n)
     return buf;
 }
 
-static kv tg_settings[] = {{"bot_token", "123456:ABC-secret"},
-                           {"secret_token", "Webhook_secret-1"},
-                           {"api_base", NULL},
-                           {NULL, NULL}};
+static fake_kv tg_settings[] = {{"bot_token", "123456:ABC-secret"},
+                                {"secret_token", "Webhook_secret-1"},
+                                {"api_base", NULL},
+                                {NULL, NULL}};
 
 static bool verify_with(const char *secret)
 {
-    kv headers[] = {{"X-Telegram-Bot-Api-Secret-Token", secret}, {NULL, NULL}};
+    fake_kv headers[] = {{"X-Telegram-Bot-Api-Secret-Token", secret}, {NULL, NULL}};
     fake_request fr = {.headers = secret ? headers : NULL};
-    pal_channel_settings s = settings_of(tg_settings);
+    pal_channel_settings s = fake_settings(tg_settings);
     pal_channel_request r = post_of("{\"update_id\":1}", &fr);
     return pal_channel_telegram.verify(&s, &r);
 }
@@ -250,7 +83,7 @@ static void test_verify(void **state)
 static pal_err parse(const char *body, pal_channel_events *events, pal_api_refusal *refusal)
 {
     fake_request fr = {0};
-    pal_channel_settings s = settings_of(tg_settings);
+    pal_channel_settings s = fake_settings(tg_settings);
     pal_channel_request r = post_of(body, &fr);
     memset(events, 0, sizeof(*events));
     memset(refusal, 0, sizeof(*refusal));
@@ -396,26 +229,26 @@ static void test_parse_refused(void **state)
 static void test_send(void **state)
 {
     (void)state;
-    fake_server fs;
-    fake_reply ok[] = {{200, NULL, TG_OK(42)}, {200, NULL, TG_OK(43)}, {200, NULL, TG_OK(44)}};
-    fake_start(&fs, ok, 3);
+    fake_http fs;
+    fake_http_reply ok[] = {{200, NULL, TG_OK(42)}, {200, NULL, TG_OK(43)}, {200, NULL, TG_OK(44)}};
+    fake_http_start(&fs, ok, 3);
     tg_settings[2].value = fs.base;
     pal_send_result r[3];
-    send_with(&pal_channel_telegram, tg_settings,
+    fake_send(&pal_channel_telegram, tg_settings,
               item_of("77", "{\"chat_id\":-1001234567890}", "Alors ?", "[\"Oui\",\"Non\"]"), &r[0]);
-    send_with(&pal_channel_telegram, tg_settings, item_of("77", NULL, "Merci !", NULL), &r[1]);
-    send_with(&pal_channel_telegram, tg_settings, item_of("77", NULL, "Lequel ?", labels_json(13)),
+    fake_send(&pal_channel_telegram, tg_settings, item_of("77", NULL, "Merci !", NULL), &r[1]);
+    fake_send(&pal_channel_telegram, tg_settings, item_of("77", NULL, "Lequel ?", labels_json(13)),
               &r[2]);
-    fake_stop(&fs);
+    fake_http_stop(&fs);
     assert_int_equal(fs.n, 3);
     assert_int_equal(r[0].outcome, PAL_SEND_OK);
     assert_string_equal(r[0].platform_id, "42");
     assert_string_equal(r[1].platform_id, "43");
     for (size_t i = 0; i < 3; i++)
-        assert_true(strncmp(fs.head[i], "POST /bot123456:ABC-secret/sendMessage HTTP/1.1", 47) ==
-                    0);
+        assert_true(
+            strncmp(fs.calls[i].head, "POST /bot123456:ABC-secret/sendMessage HTTP/1.1", 47) == 0);
 
-    json_t *doc = fake_json(&fs, 0);
+    json_t *doc = fake_http_json(&fs, 0);
     assert_int_equal(json_integer_value(json_object_get(doc, "chat_id")), -1001234567890);
     assert_string_equal(json_string_value(json_object_get(doc, "text")), "Alors ?");
     json_t *markup = json_object_get(doc, "reply_markup");
@@ -430,26 +263,26 @@ static void test_send(void **state)
     json_decref(doc);
 
     /* no address: the user's private chat; no labels: the old keyboard goes */
-    doc = fake_json(&fs, 1);
+    doc = fake_http_json(&fs, 1);
     assert_int_equal(json_integer_value(json_object_get(doc, "chat_id")), 77);
     assert_true(
         json_is_true(json_object_get(json_object_get(doc, "reply_markup"), "remove_keyboard")));
     json_decref(doc);
 
     /* 13 labels: listed in the text */
-    doc = fake_json(&fs, 2);
+    doc = fake_http_json(&fs, 2);
     assert_non_null(
         strstr(json_string_value(json_object_get(doc, "text")), "Lequel ?\nChoix 1\nChoix 2\n"));
     assert_null(json_object_get(json_object_get(doc, "reply_markup"), "keyboard"));
     json_decref(doc);
-    fake_free(&fs);
+    fake_http_free(&fs);
 }
 
 static void test_send_errors(void **state)
 {
     (void)state;
-    fake_server fs;
-    fake_reply replies[] = {
+    fake_http fs;
+    fake_http_reply replies[] = {
         {429, NULL,
          "{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests: retry after 30\","
          "\"parameters\":{\"retry_after\":30}}"},
@@ -460,12 +293,12 @@ static void test_send_errors(void **state)
          "user\"}"},
         {502, NULL, "<html>Bad Gateway</html>"},
     };
-    fake_start(&fs, replies, 4);
+    fake_http_start(&fs, replies, 4);
     tg_settings[2].value = fs.base;
     pal_send_result r[4];
     for (size_t i = 0; i < 4; i++)
-        send_with(&pal_channel_telegram, tg_settings, item_of("77", NULL, "Bonjour", NULL), &r[i]);
-    fake_stop(&fs);
+        fake_send(&pal_channel_telegram, tg_settings, item_of("77", NULL, "Bonjour", NULL), &r[i]);
+    fake_http_stop(&fs);
     assert_int_equal(fs.n, 4);
     assert_int_equal(r[0].outcome, PAL_SEND_RETRY);
     assert_int_equal(r[0].retry_after_ms, 30000);
@@ -476,18 +309,18 @@ static void test_send_errors(void **state)
     assert_int_equal(r[3].outcome, PAL_SEND_RETRY);
     for (size_t i = 0; i < 4; i++)
         assert_null(strstr(r[i].error, "ABC-secret"));
-    fake_free(&fs);
+    fake_http_free(&fs);
 
     /* nobody listening */
-    fake_start(&fs, replies, 0);
+    fake_http_start(&fs, replies, 0);
     tg_settings[2].value = fs.base;
-    fake_stop(&fs);
-    send_with(&pal_channel_telegram, tg_settings, item_of("77", NULL, "Bonjour", NULL), &r[0]);
+    fake_http_stop(&fs);
+    fake_send(&pal_channel_telegram, tg_settings, item_of("77", NULL, "Bonjour", NULL), &r[0]);
     assert_int_equal(r[0].outcome, PAL_SEND_RETRY);
     assert_null(strstr(r[0].error, "ABC-secret"));
 
     /* no chat to answer */
-    send_with(&pal_channel_telegram, tg_settings, item_of("camille", NULL, "Bonjour", NULL), &r[0]);
+    fake_send(&pal_channel_telegram, tg_settings, item_of("camille", NULL, "Bonjour", NULL), &r[0]);
     assert_int_equal(r[0].outcome, PAL_SEND_PERMANENT);
 }
 
@@ -506,17 +339,17 @@ static void test_send_long_text(void **state)
     memmove(text + 1, text + 2, 4999);
     text[4999] = '\0';
     assert_true(pal_utf8_valid(text, strlen(text)));
-    fake_server fs;
-    fake_reply ok[] = {{200, NULL, TG_OK(50)}, {200, NULL, TG_OK(51)}};
-    fake_start(&fs, ok, 2);
+    fake_http fs;
+    fake_http_reply ok[] = {{200, NULL, TG_OK(50)}, {200, NULL, TG_OK(51)}};
+    fake_http_start(&fs, ok, 2);
     tg_settings[2].value = fs.base;
     pal_send_result result;
-    send_with(&pal_channel_telegram, tg_settings, item_of("77", NULL, text, "[\"Oui\"]"), &result);
-    fake_stop(&fs);
+    fake_send(&pal_channel_telegram, tg_settings, item_of("77", NULL, text, "[\"Oui\"]"), &result);
+    fake_http_stop(&fs);
     assert_int_equal(result.outcome, PAL_SEND_OK);
     assert_string_equal(result.platform_id, "51");
     assert_int_equal(fs.n, 2);
-    json_t *d0 = fake_json(&fs, 0), *d1 = fake_json(&fs, 1);
+    json_t *d0 = fake_http_json(&fs, 0), *d1 = fake_http_json(&fs, 1);
     const char *p0 = json_string_value(json_object_get(d0, "text"));
     const char *p1 = json_string_value(json_object_get(d1, "text"));
     assert_true(strlen(p0) <= 4096 && strlen(p0) >= 4090);
@@ -528,7 +361,7 @@ static void test_send_long_text(void **state)
     assert_non_null(json_object_get(json_object_get(d1, "reply_markup"), "keyboard"));
     json_decref(d0);
     json_decref(d1);
-    fake_free(&fs);
+    fake_http_free(&fs);
 }
 
 int main(void)

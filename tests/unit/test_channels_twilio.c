@@ -11,54 +11,31 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "channels/channel.h"
+#include "fake_http.h"
 #include "channels/sign.h"
 
 /* --- settings and requests ------------------------------------------------- */
 
-typedef struct kv {
-    const char *name, *value;
-} kv;
-
-static const char *kv_get(const kv *list, const char *name)
-{
-    for (; list && list->name; list++)
-        if (strcasecmp(list->name, name) == 0)
-            return list->value;
-    return NULL;
-}
-
-static const char *settings_get(const void *ctx, const char *name)
-{
-    return kv_get(ctx, name);
-}
-
-static kv base_settings[] = {
+static fake_kv base_settings[] = {
     {"account_sid", "AC123"},        {"auth_token", "authsecret"}, {"from", "+18005551212"},
     {"messaging_service_sid", NULL}, {"api_base", NULL},           {NULL, NULL},
 };
 
-static pal_channel_settings settings = {settings_get, base_settings};
+static pal_channel_settings settings = {fake_kv_get, base_settings};
 
 static void set_setting(const char *name, const char *value)
 {
-    for (kv *s = base_settings; s->name; s++)
-        if (strcmp(s->name, name) == 0)
-            s->value = value;
+    fake_kv_set(base_settings, name, value);
 }
 
 static int setup(void **state)
@@ -71,25 +48,9 @@ static int setup(void **state)
     return 0;
 }
 
-typedef struct fake_request {
-    kv headers[4];
-} fake_request;
-
-static const char *request_header(const void *ctx, const char *name)
-{
-    return kv_get(((const fake_request *)ctx)->headers, name);
-}
-
 static pal_channel_request make_request(const char *url, const char *body, fake_request *f)
 {
-    pal_channel_request r = {.method = "POST",
-                             .url = url,
-                             .body = body,
-                             .body_len = strlen(body),
-                             .header = request_header,
-                             .query = NULL,
-                             .ctx = f};
-    return r;
+    return fake_request_make("POST", url, body, f);
 }
 
 /* --- signature -------------------------------------------------------------- */
@@ -98,7 +59,8 @@ static const char vector_url[] = "https://mycompany.com/myapp.php?foo=1&bar=2";
 
 static bool verify(const char *url, const char *body, const char *signature)
 {
-    fake_request f = {.headers = {{"X-Twilio-Signature", signature}}};
+    fake_kv list[] = {{"X-Twilio-Signature", signature}, {NULL, NULL}};
+    fake_request f = {.headers = list};
     pal_channel_request r = make_request(url, body, &f);
     return pal_channel_twilio.verify(&settings, &r);
 }
@@ -279,191 +241,42 @@ static void hostile_forms_refused(void **state)
 
 /* --- a fake Twilio API ------------------------------------------------------------- */
 
-enum { FAKE_MAX = 4 };
-
-typedef struct fake_call {
-    char method[16];
-    char path[512];
-    char headers[4096];
-    char body[16384];
-} fake_call;
-
-typedef struct fake_server {
-    int fd;
-    unsigned short port;
-    pthread_t thread;
-    const char *responses[FAKE_MAX];
-    size_t n_responses;
-    fake_call calls[FAKE_MAX];
-    size_t n_calls;
-} fake_server;
-
-/* Reads one request from fd into call; false on error or timeout. */
-static bool read_request(int fd, fake_call *call)
-{
-    char buf[32768] = "";
-    size_t len = 0;
-    char *end = NULL;
-    while (!(end = strstr(buf, "\r\n\r\n"))) {
-        if (len + 1 >= sizeof(buf))
-            return false;
-        ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-        if (n <= 0)
-            return false;
-        len += (size_t)n;
-        buf[len] = '\0';
-    }
-    size_t head = (size_t)(end - buf) + 4;
-    size_t content_length = 0;
-    const char *cl = strcasestr(buf, "\r\nContent-Length:");
-    if (cl && cl < end)
-        content_length = strtoul(cl + 17, NULL, 10);
-    while (len < head + content_length) {
-        if (len + 1 >= sizeof(buf))
-            return false;
-        ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-        if (n <= 0)
-            return false;
-        len += (size_t)n;
-        buf[len] = '\0';
-    }
-    if (sscanf(buf, "%15s %511s", call->method, call->path) != 2)
-        return false;
-    size_t hl = head < sizeof(call->headers) ? head : sizeof(call->headers) - 1;
-    memcpy(call->headers, buf, hl);
-    call->headers[hl] = '\0';
-    size_t bl = content_length < sizeof(call->body) ? content_length : sizeof(call->body) - 1;
-    memcpy(call->body, buf + head, bl);
-    call->body[bl] = '\0';
-    return true;
-}
-
-static void *fake_serve(void *arg)
-{
-    fake_server *s = arg;
-    for (size_t i = 0; i < s->n_responses; i++) {
-        int c = accept(s->fd, NULL, NULL);
-        if (c < 0)
-            break;
-        struct timeval tv = {5, 0};
-        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        if (read_request(c, &s->calls[s->n_calls])) {
-            s->n_calls++;
-            const char *r = s->responses[i];
-            size_t off = 0, rl = strlen(r);
-            while (off < rl) {
-                ssize_t n = send(c, r + off, rl - off, MSG_NOSIGNAL);
-                if (n <= 0)
-                    break;
-                off += (size_t)n;
-            }
-        }
-        close(c);
-    }
-    return NULL;
-}
-
-/* Starts a server answering the responses in turn, one per connection. */
-static void fake_start(fake_server *s, const char *const *responses, size_t n)
-{
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-    socklen_t alen = sizeof(addr);
-    memset(s, 0, sizeof(*s));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s->fd >= 0);
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    assert_int_equal(listen(s->fd, 8), 0);
-    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&addr, &alen), 0);
-    struct timeval tv = {5, 0};
-    setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    s->port = ntohs(addr.sin_port);
-    for (size_t i = 0; i < n && i < FAKE_MAX; i++)
-        s->responses[i] = responses[i];
-    s->n_responses = n;
-    assert_int_equal(pthread_create(&s->thread, NULL, fake_serve, s), 0);
-}
-
-static void fake_stop(fake_server *s)
-{
-    shutdown(s->fd, SHUT_RDWR);
-    pthread_join(s->thread, NULL);
-    close(s->fd);
-}
-
-/* A header's value in a captured request ("" when absent). */
-static void call_header(const fake_call *call, const char *name, char *out, size_t cap)
-{
-    char pattern[128];
-    snprintf(pattern, sizeof(pattern), "\r\n%s:", name);
-    const char *h = strcasestr(call->headers, pattern);
-    out[0] = '\0';
-    if (!h)
-        return;
-    h += strlen(pattern);
-    while (*h == ' ')
-        h++;
-    size_t n = strcspn(h, "\r\n");
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, h, n);
-    out[n] = '\0';
-}
-
-static char *response(const char *status, const char *extra, const char *body)
-{
-    static char buf[FAKE_MAX][1024];
-    static size_t next;
-    char *out = buf[next++ % FAKE_MAX];
-    snprintf(out, 1024,
-             "HTTP/1.1 %s\r\nContent-Type: application/json\r\nConnection: close\r\n%s"
-             "Content-Length: %zu\r\n\r\n%s",
-             status, extra, strlen(body), body);
-    return out;
-}
-
-static char api_base[64];
-
-static void send_item(fake_server *s, const char *address, const char *text, const char *quick,
+static void send_item(fake_http *s, const char *address, const char *text, const char *quick,
                       pal_send_result *result)
 {
-    snprintf(api_base, sizeof(api_base), "http://127.0.0.1:%u", (unsigned)s->port);
-    set_setting("api_base", api_base);
+    set_setting("api_base", s->base);
     pal_delivery_item *item = pal_delivery_item_new(1, 2, 0, "twilio", "+33612345678", address,
                                                     text, quick, "palabre-1", 0, 0, 0, NULL);
-    CURL *curl = curl_easy_init();
-    assert_non_null(curl);
-    pal_channel_twilio.send(&settings, curl, item, result);
-    curl_easy_cleanup(curl);
-    pal_delivery_item_free(item);
+    fake_send(&pal_channel_twilio, base_settings, item, result);
 }
 
 static void send_sms(void **state)
 {
     (void)state;
-    fake_server s;
-    const char *r[] = {response(
-        "201 Created", "", "{\"sid\":\"SM999\",\"status\":\"queued\",\"to\":\"+33612345678\"}")};
-    fake_start(&s, r, 1);
+    fake_http s;
+    fake_http_reply r[] = {
+        {201, "", "{\"sid\":\"SM999\",\"status\":\"queued\",\"to\":\"+33612345678\"}"}};
+    fake_http_start(&s, r, 1);
     pal_send_result result;
     send_item(&s, "{\"to\":\"+33600000000\",\"from\":\"+18005551212\"}", "Bonjour à vous ?",
               "[\"Oui\",\"Non\"]", &result);
-    fake_stop(&s);
+    fake_http_stop(&s);
     assert_int_equal(result.outcome, PAL_SEND_OK);
     assert_string_equal(result.platform_id, "SM999");
-    assert_int_equal(s.n_calls, 1);
-    fake_call *c = &s.calls[0];
+    assert_int_equal(s.n, 1);
+    fake_http_call *c = &s.calls[0];
     char value[256], expected[64];
     assert_string_equal(c->method, "POST");
     assert_string_equal(c->path, "/2010-04-01/Accounts/AC123/Messages.json");
-    call_header(c, "Authorization", value, sizeof(value));
+    fake_http_header(c, "Authorization", value, sizeof(value));
     memcpy(expected, "Basic ", 7);
     assert_true(pal_base64((const unsigned char *)"AC123:authsecret", 16, expected + 6, 50));
     assert_string_equal(value, expected);
-    call_header(c, "Content-Type", value, sizeof(value));
+    fake_http_header(c, "Content-Type", value, sizeof(value));
     assert_string_equal(value, "application/x-www-form-urlencoded");
     assert_string_equal(c->body, "To=%2B33600000000&From=%2B18005551212&"
                                  "Body=Bonjour%20%C3%A0%20vous%20%3F%0AOui%20%2F%20Non");
+    fake_http_free(&s);
 }
 
 static void send_with_service_and_no_address(void **state)
@@ -471,12 +284,12 @@ static void send_with_service_and_no_address(void **state)
     (void)state;
     set_setting("from", NULL);
     set_setting("messaging_service_sid", "MG42");
-    fake_server s;
-    const char *r[] = {response("201 Created", "", "{\"sid\":\"SM1000\"}")};
-    fake_start(&s, r, 1);
+    fake_http s;
+    fake_http_reply r[] = {{201, "", "{\"sid\":\"SM1000\"}"}};
+    fake_http_start(&s, r, 1);
     pal_send_result result;
     send_item(&s, NULL, "Bonjour", NULL, &result);
-    fake_stop(&s);
+    fake_http_stop(&s);
     assert_int_equal(result.outcome, PAL_SEND_OK);
     assert_string_equal(s.calls[0].body, "To=%2B33612345678&MessagingServiceSid=MG42&Body=Bonjour");
 
@@ -485,54 +298,58 @@ static void send_with_service_and_no_address(void **state)
     send_item(&s, NULL, "Bonjour", NULL, &result);
     assert_int_equal(result.outcome, PAL_SEND_PERMANENT);
     assert_string_equal(result.error, "no from number");
+    fake_http_free(&s);
 }
 
 static void send_opted_out(void **state)
 {
     (void)state;
-    fake_server s;
-    const char *r[] = {
-        response("400 Bad Request", "",
-                 "{\"code\":21610,\"message\":\"Attempt to send to unsubscribed recipient\","
-                 "\"more_info\":\"https://www.twilio.com/docs/errors/21610\",\"status\":400}")};
-    fake_start(&s, r, 1);
+    fake_http s;
+    fake_http_reply r[] = {
+        {400, "",
+         "{\"code\":21610,\"message\":\"Attempt to send to unsubscribed recipient\","
+         "\"more_info\":\"https://www.twilio.com/docs/errors/21610\",\"status\":400}"}};
+    fake_http_start(&s, r, 1);
     pal_send_result result;
     send_item(&s, NULL, "Bonjour", NULL, &result);
-    fake_stop(&s);
+    fake_http_stop(&s);
     assert_int_equal(result.outcome, PAL_SEND_PERMANENT);
     assert_string_equal(result.error, "21610 Attempt to send to unsubscribed recipient");
+    fake_http_free(&s);
 }
 
 static void send_retried(void **state)
 {
     (void)state;
-    fake_server s;
-    const char *r[] = {
-        response("429 Too Many Requests", "Retry-After: 3\r\n",
-                 "{\"code\":20429,\"message\":\"Too Many Requests\",\"status\":429}")};
-    fake_start(&s, r, 1);
+    fake_http s;
+    fake_http_reply r[] = {{429, "Retry-After: 3\r\n",
+                            "{\"code\":20429,\"message\":\"Too Many Requests\",\"status\":429}"}};
+    fake_http_start(&s, r, 1);
     pal_send_result result;
     send_item(&s, NULL, "Bonjour", NULL, &result);
-    fake_stop(&s);
+    fake_http_stop(&s);
     assert_int_equal(result.outcome, PAL_SEND_RETRY);
     assert_int_equal(result.retry_after_ms, 3000);
     assert_string_equal(result.error, "20429 Too Many Requests");
 
-    const char *r2[] = {response("500 Internal Server Error", "", "")};
-    fake_start(&s, r2, 1);
+    fake_http_reply r2[] = {{500, "", ""}};
+    fake_http_free(&s);
+    fake_http_start(&s, r2, 1);
     send_item(&s, NULL, "Bonjour", NULL, &result);
-    fake_stop(&s);
+    fake_http_stop(&s);
     assert_int_equal(result.outcome, PAL_SEND_RETRY);
     assert_int_equal(result.retry_after_ms, 0);
     assert_null(strstr(result.error, "authsecret"));
 
     /* Nobody listening. */
-    fake_start(&s, NULL, 0);
-    fake_stop(&s);
+    fake_http_free(&s);
+    fake_http_start(&s, NULL, 0);
+    fake_http_stop(&s);
     send_item(&s, NULL, "Bonjour", NULL, &result);
     assert_int_equal(result.outcome, PAL_SEND_RETRY);
     assert_null(strstr(result.error, "authsecret"));
     assert_null(strstr(result.error, "127.0.0.1"));
+    fake_http_free(&s);
 }
 
 static void send_split(void **state)
@@ -543,22 +360,22 @@ static void send_split(void **state)
     size_t used = 0;
     for (int i = 0; i < 400; i++)
         used += (size_t)snprintf(text + used, sizeof(text) - used, "%sabcd", i ? " " : "");
-    fake_server s;
-    const char *r[] = {response("201 Created", "", "{\"sid\":\"SM1\"}"),
-                       response("201 Created", "", "{\"sid\":\"SM2\"}")};
-    fake_start(&s, r, 2);
+    fake_http s;
+    fake_http_reply r[] = {{201, "", "{\"sid\":\"SM1\"}"}, {201, "", "{\"sid\":\"SM2\"}"}};
+    fake_http_start(&s, r, 2);
     pal_send_result result;
     send_item(&s, NULL, text, NULL, &result);
-    fake_stop(&s);
+    fake_http_stop(&s);
     assert_int_equal(result.outcome, PAL_SEND_OK);
     assert_string_equal(result.platform_id, "SM2");
-    assert_int_equal(s.n_calls, 2);
+    assert_int_equal(s.n, 2);
     /* 320 words and 319 spaces (1599 characters) in the first. */
     const char *b1 = strstr(s.calls[0].body, "&Body=") + 6;
     const char *b2 = strstr(s.calls[1].body, "&Body=") + 6;
     assert_int_equal(strlen(b1), 320 * 4 + 319 * 3);
     assert_int_equal(strlen(b2), 80 * 4 + 79 * 3);
     assert_memory_equal(b2, "abcd%20abcd", 11);
+    fake_http_free(&s);
 }
 
 int main(void)

@@ -11,43 +11,22 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "channels/channel.h"
+#include "fake_http.h"
 #include "channels/sign.h"
 
 /* --- settings and requests ------------------------------------------------- */
 
-typedef struct kv {
-    const char *name, *value;
-} kv;
-
-static const char *kv_get(const kv *list, const char *name)
-{
-    for (; list && list->name; list++)
-        if (strcasecmp(list->name, name) == 0)
-            return list->value;
-    return NULL;
-}
-
-static const char *settings_get(const void *ctx, const char *name)
-{
-    return kv_get(ctx, name);
-}
-
-static kv base_settings[] = {
+static fake_kv base_settings[] = {
     {"consumer_secret", "z3ZX4v7mAAUGykl3EcmkqbartmuW8VFOOzCloLx9Q45P0hLrFu"},
     {"access_token", "SECRET-BEARER-TOKEN"},
     {"user_id", "1000"},
@@ -56,40 +35,16 @@ static kv base_settings[] = {
     {NULL, NULL},
 };
 
-static pal_channel_settings settings = {settings_get, base_settings};
+static pal_channel_settings settings = {fake_kv_get, base_settings};
 
 static void set_setting(const char *name, const char *value)
 {
-    for (kv *s = base_settings; s->name; s++)
-        if (strcmp(s->name, name) == 0)
-            s->value = value;
-}
-
-typedef struct fake_request {
-    kv headers[4];
-    kv query[4];
-} fake_request;
-
-static const char *request_header(const void *ctx, const char *name)
-{
-    return kv_get(((const fake_request *)ctx)->headers, name);
-}
-
-static const char *request_query(const void *ctx, const char *name)
-{
-    return kv_get(((const fake_request *)ctx)->query, name);
+    fake_kv_set(base_settings, name, value);
 }
 
 static pal_channel_request make_request(const char *method, const char *body, fake_request *f)
 {
-    pal_channel_request r = {.method = method,
-                             .url = "https://bot.example.com/webhooks/x",
-                             .body = body,
-                             .body_len = body ? strlen(body) : 0,
-                             .header = request_header,
-                             .query = request_query,
-                             .ctx = f};
-    return r;
+    return fake_request_make(method, "https://bot.example.com/webhooks/x", body, f);
 }
 
 static int setup(void **state)
@@ -105,7 +60,8 @@ static int setup(void **state)
 static void crc_vector(void **state)
 {
     (void)state;
-    fake_request f = {.query = {{"crc_token", "9b4507b3-9040-4669-9ca3-6b94edb50553"}}};
+    fake_kv list[] = {{"crc_token", "9b4507b3-9040-4669-9ca3-6b94edb50553"}, {NULL, NULL}};
+    fake_request f = {.query = list};
     pal_channel_request r = make_request("GET", NULL, &f);
     pal_channel_answer a = {0};
     assert_non_null(pal_channel_x.handshake);
@@ -125,7 +81,8 @@ static void crc_refused(void **state)
     long_token[257] = '\0';
     const char *bad[] = {NULL, "", long_token, "tab\there", "caf\xc3\xa9"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        fake_request f = {.query = {{"crc_token", bad[i]}}};
+        fake_kv list[] = {{"crc_token", bad[i]}, {NULL, NULL}};
+        fake_request f = {.query = list};
         pal_channel_request r = make_request("GET", NULL, &f);
         pal_channel_answer a = {0};
         pal_channel_x.handshake(&settings, &r, &a);
@@ -134,7 +91,8 @@ static void crc_refused(void **state)
     }
     /* 256 bytes is the longest token allowed. */
     long_token[256] = '\0';
-    fake_request f = {.query = {{"crc_token", long_token}}};
+    fake_kv list[] = {{"crc_token", long_token}, {NULL, NULL}};
+    fake_request f = {.query = list};
     pal_channel_request r = make_request("GET", NULL, &f);
     pal_channel_answer a = {0};
     pal_channel_x.handshake(&settings, &r, &a);
@@ -160,25 +118,26 @@ static void signature_checked(void **state)
     sign_body(base_settings[0].value, body, good);
     sign_body("another secret", body, other);
 
-    fake_request f = {.headers = {{"x-twitter-webhooks-signature", good}}};
+    fake_kv list[] = {{"x-twitter-webhooks-signature", good}, {NULL, NULL}};
+    fake_request f = {.headers = list};
     pal_channel_request r = make_request("POST", body, &f);
     assert_true(pal_channel_x.verify(&settings, &r));
 
-    f.headers[0].value = other;
+    list[0].value = other;
     assert_false(pal_channel_x.verify(&settings, &r));
     char wrong[80];
     memcpy(wrong, good, sizeof(wrong));
     wrong[10] = wrong[10] == 'A' ? 'B' : 'A';
-    f.headers[0].value = wrong;
+    list[0].value = wrong;
     assert_false(pal_channel_x.verify(&settings, &r));
-    f.headers[0].value = good + 7; /* without "sha256=" */
+    list[0].value = good + 7; /* without "sha256=" */
     assert_false(pal_channel_x.verify(&settings, &r));
-    f.headers[0].name = "x-other";
+    list[0].name = "x-other";
     assert_false(pal_channel_x.verify(&settings, &r));
 
     /* One byte of the body changed. */
-    f.headers[0].name = "x-twitter-webhooks-signature";
-    f.headers[0].value = good;
+    list[0].name = "x-twitter-webhooks-signature";
+    list[0].value = good;
     r.body = "{\"for_user_id\":\"1001\",\"tweet_create_events\":[]}";
     assert_false(pal_channel_x.verify(&settings, &r));
 }
@@ -404,185 +363,35 @@ static void ack_is_json(void **state)
 
 /* --- a fake X API ------------------------------------------------------------- */
 
-enum { FAKE_MAX = 4 };
-
-typedef struct fake_call {
-    char method[16];
-    char path[512];
-    char headers[4096];
-    char body[16384];
-} fake_call;
-
-typedef struct fake_server {
-    int fd;
-    unsigned short port;
-    pthread_t thread;
-    const char *responses[FAKE_MAX];
-    size_t n_responses;
-    fake_call calls[FAKE_MAX];
-    size_t n_calls;
-} fake_server;
-
-/* Reads one request from fd into call; false on error or timeout. */
-static bool read_request(int fd, fake_call *call)
-{
-    char buf[32768] = "";
-    size_t len = 0;
-    char *end = NULL;
-    while (!(end = strstr(buf, "\r\n\r\n"))) {
-        if (len + 1 >= sizeof(buf))
-            return false;
-        ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-        if (n <= 0)
-            return false;
-        len += (size_t)n;
-        buf[len] = '\0';
-    }
-    size_t head = (size_t)(end - buf) + 4;
-    size_t content_length = 0;
-    const char *cl = strcasestr(buf, "\r\nContent-Length:");
-    if (cl && cl < end)
-        content_length = strtoul(cl + 17, NULL, 10);
-    while (len < head + content_length) {
-        if (len + 1 >= sizeof(buf))
-            return false;
-        ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-        if (n <= 0)
-            return false;
-        len += (size_t)n;
-        buf[len] = '\0';
-    }
-    if (sscanf(buf, "%15s %511s", call->method, call->path) != 2)
-        return false;
-    size_t hl = head < sizeof(call->headers) ? head : sizeof(call->headers) - 1;
-    memcpy(call->headers, buf, hl);
-    call->headers[hl] = '\0';
-    size_t bl = content_length < sizeof(call->body) ? content_length : sizeof(call->body) - 1;
-    memcpy(call->body, buf + head, bl);
-    call->body[bl] = '\0';
-    return true;
-}
-
-static void *fake_serve(void *arg)
-{
-    fake_server *s = arg;
-    for (size_t i = 0; i < s->n_responses; i++) {
-        int c = accept(s->fd, NULL, NULL);
-        if (c < 0)
-            break;
-        struct timeval tv = {5, 0};
-        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        if (read_request(c, &s->calls[s->n_calls])) {
-            s->n_calls++;
-            const char *r = s->responses[i];
-            size_t off = 0, rl = strlen(r);
-            while (off < rl) {
-                ssize_t n = send(c, r + off, rl - off, MSG_NOSIGNAL);
-                if (n <= 0)
-                    break;
-                off += (size_t)n;
-            }
-        }
-        close(c);
-    }
-    return NULL;
-}
-
-/* Starts a server answering the responses in turn, one per connection. */
-static void fake_start(fake_server *s, const char *const *responses, size_t n)
-{
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-    socklen_t alen = sizeof(addr);
-    memset(s, 0, sizeof(*s));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s->fd >= 0);
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    assert_int_equal(listen(s->fd, 8), 0);
-    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&addr, &alen), 0);
-    struct timeval tv = {5, 0};
-    setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    s->port = ntohs(addr.sin_port);
-    for (size_t i = 0; i < n && i < FAKE_MAX; i++)
-        s->responses[i] = responses[i];
-    s->n_responses = n;
-    assert_int_equal(pthread_create(&s->thread, NULL, fake_serve, s), 0);
-}
-
-static void fake_stop(fake_server *s)
-{
-    shutdown(s->fd, SHUT_RDWR);
-    pthread_join(s->thread, NULL);
-    close(s->fd);
-}
-
-/* A header's value in a captured request ("" when absent). */
-static void call_header(const fake_call *call, const char *name, char *out, size_t cap)
-{
-    char pattern[128];
-    snprintf(pattern, sizeof(pattern), "\r\n%s:", name);
-    const char *h = strcasestr(call->headers, pattern);
-    out[0] = '\0';
-    if (!h)
-        return;
-    h += strlen(pattern);
-    while (*h == ' ')
-        h++;
-    size_t n = strcspn(h, "\r\n");
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, h, n);
-    out[n] = '\0';
-}
-
-static char api_base[64];
-
-static void send_item(fake_server *s, const char *external_user, const char *address,
+static void send_item(fake_http *s, const char *external_user, const char *address,
                       const char *text, const char *quick, pal_send_result *result)
 {
-    snprintf(api_base, sizeof(api_base), "http://127.0.0.1:%u", (unsigned)s->port);
-    set_setting("api_base", api_base);
+    set_setting("api_base", s->base);
     pal_delivery_item *item = pal_delivery_item_new(1, 2, 0, "x", external_user, address, text,
                                                     quick, "palabre-1", 0, 0, 0, NULL);
-    CURL *curl = curl_easy_init();
-    assert_non_null(curl);
-    pal_channel_x.send(&settings, curl, item, result);
-    curl_easy_cleanup(curl);
-    pal_delivery_item_free(item);
-}
-
-static char *response(const char *status, const char *extra, const char *body)
-{
-    static char buf[FAKE_MAX][1024];
-    static size_t next;
-    char *out = buf[next++ % FAKE_MAX];
-    snprintf(out, 1024,
-             "HTTP/1.1 %s\r\nContent-Type: application/json\r\nConnection: close\r\n%s"
-             "Content-Length: %zu\r\n\r\n%s",
-             status, extra, strlen(body), body);
-    return out;
+    fake_send(&pal_channel_x, base_settings, item, result);
 }
 
 static void send_public_reply(void **state)
 {
     (void)state;
-    fake_server s;
-    const char *r[] = {response("201 Created", "", "{\"data\":{\"id\":\"7777\",\"text\":\"x\"}}")};
-    fake_start(&s, r, 1);
+    fake_http s;
+    fake_http_reply r[] = {{201, "", "{\"data\":{\"id\":\"7777\",\"text\":\"x\"}}"}};
+    fake_http_start(&s, r, 1);
     pal_send_result result;
     send_item(&s, "42", "{\"tweet_id\":\"555\",\"screen_name\":\"alice\"}", "Votre résultat : 12",
               "[\"Merci\",\"Détails\"]", &result);
-    fake_stop(&s);
+    fake_http_stop(&s);
     assert_int_equal(result.outcome, PAL_SEND_OK);
     assert_string_equal(result.platform_id, "7777");
-    assert_int_equal(s.n_calls, 1);
-    fake_call *c = &s.calls[0];
+    assert_int_equal(s.n, 1);
+    fake_http_call *c = &s.calls[0];
     char value[256];
     assert_string_equal(c->method, "POST");
     assert_string_equal(c->path, "/2/tweets");
-    call_header(c, "Authorization", value, sizeof(value));
+    fake_http_header(c, "Authorization", value, sizeof(value));
     assert_string_equal(value, "Bearer SECRET-BEARER-TOKEN");
-    call_header(c, "Content-Type", value, sizeof(value));
+    fake_http_header(c, "Content-Type", value, sizeof(value));
     assert_string_equal(value, "application/json");
     json_t *body = json_loads(c->body, 0, NULL);
     assert_non_null(body);
@@ -592,6 +401,7 @@ static void send_public_reply(void **state)
         json_string_value(json_object_get(json_object_get(body, "reply"), "in_reply_to_tweet_id")),
         "555");
     json_decref(body);
+    fake_http_free(&s);
 }
 
 static void send_thread(void **state)
@@ -604,17 +414,17 @@ static void send_thread(void **state)
         used += (size_t)snprintf(text + used, sizeof(text) - used, "%s",
                                  i ? " ééééééééé" : "ééééééééé");
     assert_int_equal(strlen(text), 30 * 9 * 2 + 29);
-    fake_server s;
-    const char *r[] = {response("201 Created", "", "{\"data\":{\"id\":\"8001\"}}"),
-                       response("201 Created", "", "{\"data\":{\"id\":\"8002\"}}")};
-    fake_start(&s, r, 2);
+    fake_http s;
+    fake_http_reply r[] = {{201, "", "{\"data\":{\"id\":\"8001\"}}"},
+                           {201, "", "{\"data\":{\"id\":\"8002\"}}"}};
+    fake_http_start(&s, r, 2);
     pal_send_result result;
     send_item(&s, "42", "{\"tweet_id\":\"555\"}", text, NULL, &result);
-    fake_stop(&s);
+    fake_http_stop(&s);
     if (result.outcome != PAL_SEND_OK)
         fail_msg("%s", result.error);
     assert_string_equal(result.platform_id, "8002");
-    assert_int_equal(s.n_calls, 2);
+    assert_int_equal(s.n, 2);
     json_t *first = json_loads(s.calls[0].body, 0, NULL);
     json_t *second = json_loads(s.calls[1].body, 0, NULL);
     const char *t1 = json_string_value(json_object_get(first, "text"));
@@ -630,41 +440,42 @@ static void send_thread(void **state)
                         "8001");
     json_decref(first);
     json_decref(second);
+    fake_http_free(&s);
 }
 
 static void send_direct_message(void **state)
 {
     (void)state;
-    fake_server s;
-    const char *r[] = {
-        response("201 Created", "",
-                 "{\"data\":{\"dm_conversation_id\":\"1000-42\",\"dm_event_id\":\"9191\"}}")};
-    fake_start(&s, r, 1);
+    fake_http s;
+    fake_http_reply r[] = {
+        {201, "", "{\"data\":{\"dm_conversation_id\":\"1000-42\",\"dm_event_id\":\"9191\"}}"}};
+    fake_http_start(&s, r, 1);
     pal_send_result result;
     send_item(&s, "42", "{\"dm\":\"42\"}", "Votre résultat : 12", "[\"Oui\",\"Non\"]", &result);
-    fake_stop(&s);
+    fake_http_stop(&s);
     assert_int_equal(result.outcome, PAL_SEND_OK);
     assert_string_equal(result.platform_id, "9191");
-    assert_int_equal(s.n_calls, 1);
+    assert_int_equal(s.n, 1);
     assert_string_equal(s.calls[0].path, "/2/dm_conversations/with/42/messages");
     json_t *body = json_loads(s.calls[0].body, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(body, "text")),
                         "Votre résultat : 12\n• Oui\n• Non");
     assert_null(json_object_get(body, "reply"));
     json_decref(body);
+    fake_http_free(&s);
 }
 
 static void send_rate_limited(void **state)
 {
     (void)state;
-    fake_server s;
-    const char *r[] = {response("429 Too Many Requests", "Retry-After: 7\r\n",
-                                "{\"title\":\"Too Many Requests\",\"status\":429}")};
-    fake_start(&s, r, 1);
+    fake_http s;
+    fake_http_reply r[] = {
+        {429, "Retry-After: 7\r\n", "{\"title\":\"Too Many Requests\",\"status\":429}"}};
+    fake_http_start(&s, r, 1);
     pal_send_result result;
     send_item(&s, "42", NULL, "bonjour", NULL, &result);
-    fake_stop(&s);
-    assert_int_equal(s.n_calls, 1);
+    fake_http_stop(&s);
+    assert_int_equal(s.n, 1);
     assert_string_equal(s.calls[0].path, "/2/dm_conversations/with/42/messages");
     assert_int_equal(result.outcome, PAL_SEND_RETRY);
     assert_int_equal(result.retry_after_ms, 7000);
@@ -672,46 +483,50 @@ static void send_rate_limited(void **state)
     /* Without Retry-After, x-rate-limit-reset says when the window reopens. */
     char extra[128];
     snprintf(extra, sizeof(extra), "x-rate-limit-reset: %lld\r\n", (long long)time(NULL) + 30);
-    const char *r2[] = {response("429 Too Many Requests", extra, "{}")};
-    fake_start(&s, r2, 1);
+    fake_http_reply r2[] = {{429, extra, "{}"}};
+    fake_http_free(&s);
+    fake_http_start(&s, r2, 1);
     send_item(&s, "42", NULL, "bonjour", NULL, &result);
-    fake_stop(&s);
+    fake_http_stop(&s);
     assert_int_equal(result.outcome, PAL_SEND_RETRY);
     assert_true(result.retry_after_ms >= 28000 && result.retry_after_ms <= 30000);
 
-    const char *r3[] = {response("503 Service Unavailable", "", "oops")};
-    fake_start(&s, r3, 1);
+    fake_http_reply r3[] = {{503, "", "oops"}};
+    fake_http_free(&s);
+    fake_http_start(&s, r3, 1);
     send_item(&s, "42", NULL, "bonjour", NULL, &result);
-    fake_stop(&s);
+    fake_http_stop(&s);
     assert_int_equal(result.outcome, PAL_SEND_RETRY);
     assert_int_equal(result.retry_after_ms, 0);
+    fake_http_free(&s);
 }
 
 static void send_refused(void **state)
 {
     (void)state;
-    fake_server s;
-    const char *r[] = {
-        response("403 Forbidden", "",
-                 "{\"title\":\"Forbidden\",\"detail\":\"You are not permitted to send this DM.\","
-                 "\"type\":\"about:blank\",\"status\":403}")};
-    fake_start(&s, r, 1);
+    fake_http s;
+    fake_http_reply r[] = {
+        {403, "",
+         "{\"title\":\"Forbidden\",\"detail\":\"You are not permitted to send this DM.\","
+         "\"type\":\"about:blank\",\"status\":403}"}};
+    fake_http_start(&s, r, 1);
     pal_send_result result;
     send_item(&s, "42", "{\"dm\":\"42\"}", "bonjour", NULL, &result);
-    fake_stop(&s);
+    fake_http_stop(&s);
     assert_int_equal(result.outcome, PAL_SEND_PERMANENT);
     assert_string_equal(result.error, "HTTP 403 Forbidden: You are not permitted to send this DM.");
     assert_null(strstr(result.error, "SECRET"));
     assert_null(strstr(result.error, "127.0.0.1"));
+    fake_http_free(&s);
 }
 
 static void send_unreachable_or_invalid(void **state)
 {
     (void)state;
     /* A port nobody listens on: retried later. */
-    fake_server s;
-    fake_start(&s, NULL, 0);
-    fake_stop(&s); /* the port is now closed */
+    fake_http s;
+    fake_http_start(&s, NULL, 0);
+    fake_http_stop(&s); /* the port is now closed */
     pal_send_result result;
     send_item(&s, "42", NULL, "bonjour", NULL, &result);
     assert_int_equal(result.outcome, PAL_SEND_RETRY);
@@ -724,6 +539,7 @@ static void send_unreachable_or_invalid(void **state)
     assert_int_equal(result.outcome, PAL_SEND_PERMANENT);
     send_item(&s, "42", NULL, "  ", NULL, &result);
     assert_int_equal(result.outcome, PAL_SEND_PERMANENT);
+    fake_http_free(&s);
 }
 
 int main(void)
