@@ -12,8 +12,10 @@
  * must not block the page's webhook.
  *
  * The address of a message is {"at": <its timestamp in ms>}: the sender
- * reads the messaging window from it (24 h: RESPONSE; 7 days: the
- * HUMAN_AGENT tag; older: refused without calling Meta).
+ * reads the messaging window from it: within 24 h a RESPONSE, later
+ * refused without calling Meta. (Meta's HUMAN_AGENT tag, 7 days, is for a
+ * person's answer only: a bot's reply must not use it. It belongs to the
+ * agent inbox, which knows who wrote the reply.)
  *
  * Outbound: POST {api_base}/{api_version}/me/messages?access_token=…; long
  * texts are sent as several messages (2000 bytes each, which is within
@@ -150,8 +152,6 @@ static char *messenger_body(const messenger_send *s, const char *part, bool last
                              "messaging_type", s->messaging_type);
     if (!message || !body)
         goto fail;
-    if (strcmp(s->messaging_type, "MESSAGE_TAG") == 0)
-        json_object_set_new(body, "tag", json_string("HUMAN_AGENT"));
     if (last && json_array_size(s->labels) > 0) {
         json_t *quick = json_array();
         size_t i;
@@ -208,12 +208,10 @@ static void messenger_send_reply(void *ctx, void *curl, const pal_delivery_item 
     int64_t at = pal_channels__address_at(item->address);
     if (at >= 0) {
         int64_t age = pal_channels__now_ms() - at;
-        if (age > 7 * 24 * HOUR_MS) {
-            snprintf(result->error, sizeof(result->error), "outside the messaging window");
+        if (age > 24 * HOUR_MS) {
+            snprintf(result->error, sizeof(result->error), "outside the 24-hour messaging window");
             return;
         }
-        if (age > 24 * HOUR_MS)
-            s.messaging_type = "MESSAGE_TAG";
     }
     escaped = curl_easy_escape(curl, token, 0);
     if (!escaped) {

@@ -527,19 +527,58 @@ static void x_error_text(const pal_channels__response *h, char *out, size_t cap)
     json_decref(doc);
 }
 
-/* Where a reply goes: a tweet to answer (*tweet_id) or a DM participant. */
-static bool x_destination(const pal_delivery_item *item, char *tweet_id, char *participant)
+/* An X handle: 1 to 15 letters, digits or '_' (anything else is not put in
+ * a reply's text). */
+static bool x_screen_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 15)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* X refuses a tweet whose text repeats one of the account's own ("duplicate
+ * content", 403). After a crash, the one reply palabre may send again is
+ * such a repeat of what was posted: it was delivered. */
+static bool x_duplicate_content(const pal_channels__response *h)
+{
+    if (h->status != 403)
+        return false;
+    json_t *doc = json_loadb(h->body, h->len, 0, NULL);
+    const char *detail = str_member(doc, "detail");
+    if (!detail)
+        detail = str_member(json_array_get(json_object_get(doc, "errors"), 0), "message");
+    bool duplicate = detail && strstr(detail, "duplicate content") != NULL;
+    json_decref(doc);
+    return duplicate;
+}
+
+/* Where a reply goes: a tweet to answer (*tweet_id, and the author's
+ * @name to start the reply with: the customer sees it addressed to them, and
+ * two customers asking the same get different texts, which X requires) or
+ * a DM participant. */
+static bool x_destination(const pal_delivery_item *item, char *tweet_id, char *participant,
+                          char *screen_name)
 {
     json_t *address = item->address ? json_loads(item->address, 0, NULL) : NULL;
     const char *tweet = str_member(address, "tweet_id");
     const char *dm = str_member(address, "dm");
+    const char *name = str_member(address, "screen_name");
     bool ok = false;
-    tweet_id[0] = participant[0] = '\0';
+    tweet_id[0] = participant[0] = screen_name[0] = '\0';
     if (tweet) {
         if (x_id_valid(tweet)) {
             snprintf(tweet_id, X_ID_MAX + 1, "%s", tweet);
             ok = true;
         }
+        if (name && x_screen_name_valid(name))
+            snprintf(screen_name, X_SCREEN_NAME_MAX + 1, "%s", name);
     } else {
         const char *user = dm ? dm : item->external_user;
         if (x_id_valid(user)) {
@@ -580,6 +619,11 @@ static bool x_send_part(void *curl, const char *url, const char *authorization, 
     if (!pal_channels__post_part(curl, url, authorization, "X API", body, &h, result))
         goto out;
     result->outcome = pal_channels__outcome(h.status);
+    if (!dm && x_duplicate_content(&h)) {
+        result->outcome = PAL_SEND_OK; /* posted before (see x_duplicate_content) */
+        ok = true;
+        goto out;
+    }
     if (result->outcome == PAL_SEND_OK) {
         pal_channels__platform_id(&h, dm ? "data.dm_event_id" : "data.id", result);
         if (!dm && x_id_valid(result->platform_id))
@@ -607,6 +651,7 @@ static void x_send(void *ctx, void *curl, const pal_delivery_item *item, pal_sen
     size_t base_len;
     const char *base = pal_channels__api_base(settings, "https://api.x.com", &base_len);
     char tweet_id[X_ID_MAX + 1], participant[X_ID_MAX + 1], reply_to[X_ID_MAX + 1];
+    char screen_name[X_SCREEN_NAME_MAX + 1];
     char url[X_URL_MAX];
     char *text = NULL, *authorization = NULL;
     pal_channels__part parts[X_PARTS_MAX];
@@ -618,7 +663,7 @@ static void x_send(void *ctx, void *curl, const pal_delivery_item *item, pal_sen
         snprintf(result->error, sizeof(result->error), "no access token");
         goto out;
     }
-    if (!x_destination(item, tweet_id, participant)) {
+    if (!x_destination(item, tweet_id, participant, screen_name)) {
         snprintf(result->error, sizeof(result->error), "no valid X address for the reply");
         goto out;
     }
@@ -627,6 +672,13 @@ static void x_send(void *ctx, void *curl, const pal_delivery_item *item, pal_sen
     text = pal_channels__join_labels(item->text ? item->text : "", labels, dm ? "\n• " : "\n",
                                      dm ? "\n• " : " / ");
     json_decref(labels);
+    if (!dm && screen_name[0]) {
+        size_t len = strlen(screen_name) + strlen(text) + 3;
+        char *addressed = pal_xmalloc(len);
+        snprintf(addressed, len, "@%s %s", screen_name, text);
+        free(text);
+        text = addressed;
+    }
     if (!pal_channels__cut_reply(text, dm ? X_DM_CHARS : X_TWEET_CHARS, PAL_CHANNELS_CODE_POINTS,
                                  parts, X_PARTS_MAX, &n_parts, "reply too long for X", result))
         goto out;

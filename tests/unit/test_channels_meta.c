@@ -452,16 +452,15 @@ static void test_messenger_window(void **state)
     fake_http_start(&fs, ok, 2);
     messenger_send_settings[3].value = fs.base;
     pal_send_result result;
-    /* two days after: a person answers with the HUMAN_AGENT tag */
+    /* within the day: a response */
+    fake_send(&pal_channel_messenger, messenger_send_settings,
+              item_of("7001", at_address(now_ms() - 23 * 3600 * 1000LL), "Bonjour", NULL), &result);
+    assert_int_equal(result.outcome, PAL_SEND_OK);
+    /* two days after: refused without calling (a bot may not use the HUMAN_AGENT tag) */
     fake_send(&pal_channel_messenger, messenger_send_settings,
               item_of("7001", at_address(now_ms() - 48 * 3600 * 1000LL), "Bonjour", NULL), &result);
-    assert_int_equal(result.outcome, PAL_SEND_OK);
-    /* eight days after: refused without calling */
-    fake_send(&pal_channel_messenger, messenger_send_settings,
-              item_of("7001", at_address(now_ms() - 8 * 24 * 3600 * 1000LL), "Bonjour", NULL),
-              &result);
     assert_int_equal(result.outcome, PAL_SEND_PERMANENT);
-    assert_string_equal(result.error, "outside the messaging window");
+    assert_string_equal(result.error, "outside the 24-hour messaging window");
     /* no address: a plain response */
     fake_send(&pal_channel_messenger, messenger_send_settings, item_of("7001", NULL, "Re", NULL),
               &result);
@@ -470,9 +469,8 @@ static void test_messenger_window(void **state)
     fake_http_stop(&fs);
     assert_int_equal(fs.n, 2);
     json_t *doc = fake_http_json(&fs, 0);
-    assert_string_equal(json_string_value(json_object_get(doc, "messaging_type")), "MESSAGE_TAG");
-    assert_string_equal(json_string_value(json_object_get(doc, "tag")), "HUMAN_AGENT");
-    assert_null(json_object_get(json_object_get(doc, "message"), "quick_replies"));
+    assert_string_equal(json_string_value(json_object_get(doc, "messaging_type")), "RESPONSE");
+    assert_null(json_object_get(doc, "tag"));
     json_decref(doc);
     doc = fake_http_json(&fs, 1);
     assert_string_equal(json_string_value(json_object_get(doc, "messaging_type")), "RESPONSE");

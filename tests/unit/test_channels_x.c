@@ -395,11 +395,38 @@ static void send_public_reply(void **state)
     assert_string_equal(value, "application/json");
     json_t *body = json_loads(c->body, 0, NULL);
     assert_non_null(body);
+    /* addressed to its author: X also refuses two identical texts from one account */
     assert_string_equal(json_string_value(json_object_get(body, "text")),
-                        "Votre résultat : 12\nMerci / Détails");
+                        "@alice Votre résultat : 12\nMerci / Détails");
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(body, "reply"), "in_reply_to_tweet_id")),
         "555");
+    json_decref(body);
+    fake_http_free(&s);
+}
+
+/* A reply posted before a crash and sent again: X answers "duplicate content"
+ * (403), which means it is there. A handle that is not one is left out. */
+static void send_duplicate_content_is_delivered(void **state)
+{
+    (void)state;
+    fake_http s;
+    fake_http_reply r[] = {
+        {403, "",
+         "{\"detail\":\"You are not allowed to create a Tweet with duplicate content.\","
+         "\"type\":\"about:blank\",\"title\":\"Forbidden\",\"status\":403}"},
+        {403, "", "{\"detail\":\"You are not permitted to perform this action.\",\"status\":403}"}};
+    fake_http_start(&s, r, 2);
+    pal_send_result result;
+    send_item(&s, "42", "{\"tweet_id\":\"555\",\"screen_name\":\"a b\"}", "Résultat", NULL,
+              &result);
+    assert_int_equal(result.outcome, PAL_SEND_OK);
+    assert_string_equal(result.platform_id, "");
+    send_item(&s, "42", "{\"tweet_id\":\"556\"}", "Résultat", NULL, &result);
+    assert_int_equal(result.outcome, PAL_SEND_PERMANENT);
+    fake_http_stop(&s);
+    json_t *body = json_loads(s.calls[0].body, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(body, "text")), "Résultat");
     json_decref(body);
     fake_http_free(&s);
 }
@@ -558,6 +585,7 @@ int main(void)
         cmocka_unit_test_setup(ack_is_json, setup),
         cmocka_unit_test_setup(send_public_reply, setup),
         cmocka_unit_test_setup(send_thread, setup),
+        cmocka_unit_test_setup(send_duplicate_content_is_delivered, setup),
         cmocka_unit_test_setup(send_direct_message, setup),
         cmocka_unit_test_setup(send_rate_limited, setup),
         cmocka_unit_test_setup(send_refused, setup),
