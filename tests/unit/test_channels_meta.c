@@ -112,7 +112,7 @@ static void test_signature_refused(void **state)
     /* missing, empty, without prefix, truncated, extended, legacy sha1 */
     assert_false(verify_with(m, messenger_settings, VECTOR_BODY, NULL));
     assert_false(verify_with(m, messenger_settings, VECTOR_BODY, ""));
-    assert_false(verify_with(m, messenger_settings, VECTOR_BODY, VECTOR_SIG + 7));
+    assert_false(verify_with(m, messenger_settings, VECTOR_BODY, &VECTOR_SIG[7]));
     memcpy(sig, VECTOR_SIG, sizeof(sig));
     sig[sizeof(sig) - 2] = '\0';
     assert_false(verify_with(m, messenger_settings, VECTOR_BODY, sig));
