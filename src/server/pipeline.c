@@ -352,15 +352,11 @@ static pal_err write_job(pal_pipeline *p, job *j)
         return pal_store_receipt(p->store, j->in.bot, j->in.channel, j->in.channel_message_id,
                                  j->receipt_status, j->receipt_error, now_ms());
     case JOB_MESSAGE:
-        err = pal_store_ingest(p->store, &j->in, &j->ing);
-        if (err || j->skip || j->ing.duplicate)
-            return err;
-        j->rec.message_id = j->ing.message_id;
-        j->rec.conversation_id = j->ing.conversation_id;
-        j->rec.identity_id = j->ing.identity_id;
-        if (j->n_replies > 0)
+        if (j->skip)
+            return pal_store_ingest(p->store, &j->in, &j->ing);
+        if (j->n_replies > 0 && !j->reply_ids)
             j->reply_ids = pal_xcalloc(j->n_replies, sizeof(*j->reply_ids));
-        return pal_store_record_turn(p->store, &j->rec, j->reply_ids);
+        return pal_store_ingest_turn(p->store, &j->in, &j->rec, &j->ing, j->reply_ids);
     case JOB_TURN:
         if (j->n_replies > 0)
             j->reply_ids = pal_xcalloc(j->n_replies, sizeof(*j->reply_ids));

@@ -150,6 +150,17 @@ typedef struct pal_turn_record {
 pal_err pal_store_record_turn(pal_store *store, const pal_turn_record *turn,
                               int64_t *reply_ids /* OUT: n_replies ids */);
 
+/* pal_store_ingest() then pal_store_record_turn() of a message processed
+ * before it was stored (the server's usual path), writing each row once: the
+ * message is inserted already processed, a new conversation with the turn's
+ * state. turn's message_id, conversation_id and identity_id are filled in
+ * (IN/OUT). When the dedup key was stored before, *out says duplicate and
+ * nothing of the turn is recorded. Inside a transaction; errors as the two
+ * functions' (PAL_ERR_INVALID for a malformed turn, before anything is
+ * written). */
+pal_err pal_store_ingest_turn(pal_store *store, const pal_inbound *inbound, pal_turn_record *turn,
+                              pal_ingested *out, int64_t *reply_ids /* OUT: n_replies ids */);
+
 /* A reply was delivered (the platform accepted it): outbox row removed,
  * message status "sent", sent_at = at, channel_message_id recorded when not
  * NULL (the platform's id, for receipts). Inside a transaction.

@@ -221,13 +221,17 @@ static const char *const writer_sql[W_COUNT] = {
     [W_IDENTITY_INSERT] =
         "INSERT INTO identities (bot, channel, external_id, customer_id, created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5)",
+    /* With the first turn's state when it is known (pal_store_ingest_turn): one write of
+     * the row instead of an insert and an update. */
     [W_CONVERSATION_INSERT] = "INSERT INTO conversations (bot, customer_id, mode, created_at, "
-                              "updated_at) VALUES (?1, ?2, 'bot', ?3, ?3)",
+                              "updated_at, state, meta, lang) VALUES (?1, ?2, "
+                              "coalesce(?4, 'bot'), ?3, coalesce(?5, ?3), ?6, ?7, ?8)",
     /* A duplicate dedup key violates messages_dedup: nothing is inserted, changes() is 0. */
     [W_INBOUND_INSERT] =
         "INSERT INTO messages (conversation_id, identity_id, direction, bot, channel, "
-        "channel_message_id, dedup_key, text, address, status, created_at) "
-        "VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?9) ON CONFLICT DO NOTHING",
+        "channel_message_id, dedup_key, text, address, status, created_at, intent, confidence) "
+        "VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?10, 'received'), ?9, ?11, ?12) "
+        "ON CONFLICT DO NOTHING",
     [W_DEDUP_FIND] = "SELECT id, conversation_id FROM messages "
                      "WHERE bot = ?1 AND channel = ?2 AND dedup_key = ?3",
     [W_INBOUND_DONE] = "UPDATE messages SET status = ?3, intent = ?4, confidence = ?5 "
@@ -1142,7 +1146,10 @@ out:
     return rc;
 }
 
-pal_err pal_store_ingest(pal_store *store, const pal_inbound *inbound, pal_ingested *out)
+/* pal_store_ingest; with turn (not NULL), the message is written already processed and a
+ * new conversation with the turn's state. */
+static pal_err ingest(pal_store *store, const pal_inbound *inbound, pal_ingested *out,
+                      const pal_turn_record *turn)
 {
     const pal_inbound *in = inbound;
     pal_err err = PAL_ERR_INVALID;
@@ -1178,6 +1185,13 @@ pal_err pal_store_ingest(pal_store *store, const pal_inbound *inbound, pal_inges
         bind_text(&b, 1, in->bot);
         bind_i64(&b, 2, out->customer_id);
         bind_i64(&b, 3, in->received_at);
+        if (turn) {
+            bind_text(&b, 4, turn->mode);
+            bind_i64(&b, 5, turn->at);
+            bind_text(&b, 6, turn->state_json);
+            bind_text(&b, 7, turn->meta_json);
+            bind_text(&b, 8, turn->lang);
+        }
         rc = insert_row(store->db, &b, &out->conversation_id);
         if (rc != SQLITE_OK)
             goto out;
@@ -1199,6 +1213,11 @@ pal_err pal_store_ingest(pal_store *store, const pal_inbound *inbound, pal_inges
     bind_text(&b, 7, in->text);
     bind_text(&b, 8, in->address);
     bind_i64(&b, 9, in->received_at);
+    if (turn) {
+        bind_text(&b, 10, turn->inbound_status);
+        bind_text(&b, 11, turn->intent);
+        bind_double(&b, 12, turn->confidence);
+    }
     rc = b.rc != SQLITE_OK ? b.rc : step_done(st);
     bool inserted = rc == SQLITE_OK && sqlite3_changes(store->db) == 1;
     if (inserted)
@@ -1219,6 +1238,11 @@ out:
         check_transaction(store);
     }
     return err;
+}
+
+pal_err pal_store_ingest(pal_store *store, const pal_inbound *inbound, pal_ingested *out)
+{
+    return ingest(store, inbound, out, NULL);
 }
 
 /* ---- turns ----------------------------------------------------------------------------- */
@@ -1314,7 +1338,10 @@ static int update_row(pal_store *store, sqlite3_stmt *st, bool *changed)
     return rc;
 }
 
-pal_err pal_store_record_turn(pal_store *store, const pal_turn_record *turn, int64_t *reply_ids)
+/* pal_store_record_turn; inbound_written: the message was inserted already processed;
+ * conversation_written: the conversation was inserted with this turn's state. */
+static pal_err record_turn(pal_store *store, const pal_turn_record *turn, int64_t *reply_ids,
+                           bool inbound_written, bool conversation_written)
 {
     pal_err err = PAL_ERR_INVALID;
     bool changed = false;
@@ -1340,33 +1367,37 @@ pal_err pal_store_record_turn(pal_store *store, const pal_turn_record *turn, int
         }
     }
 
-    st = store->stmt[W_INBOUND_DONE];
-    b = (binder){st, SQLITE_OK};
-    bind_i64(&b, 1, turn->message_id);
-    bind_i64(&b, 2, turn->conversation_id);
-    bind_text(&b, 3, turn->inbound_status);
-    bind_text(&b, 4, turn->intent);
-    bind_double(&b, 5, turn->confidence);
-    rc = b.rc != SQLITE_OK ? b.rc : update_row(store, st, &changed);
-    if (rc != SQLITE_OK)
-        goto out;
-    if (!changed) {
-        err = inbound_missing(store, turn);
-        goto out;
+    if (!inbound_written) {
+        st = store->stmt[W_INBOUND_DONE];
+        b = (binder){st, SQLITE_OK};
+        bind_i64(&b, 1, turn->message_id);
+        bind_i64(&b, 2, turn->conversation_id);
+        bind_text(&b, 3, turn->inbound_status);
+        bind_text(&b, 4, turn->intent);
+        bind_double(&b, 5, turn->confidence);
+        rc = b.rc != SQLITE_OK ? b.rc : update_row(store, st, &changed);
+        if (rc != SQLITE_OK)
+            goto out;
+        if (!changed) {
+            err = inbound_missing(store, turn);
+            goto out;
+        }
     }
 
     /* The message belongs to the conversation, and foreign keys keep the conversation. */
-    st = store->stmt[W_CONVERSATION_TURN];
-    b = (binder){st, SQLITE_OK};
-    bind_i64(&b, 1, turn->conversation_id);
-    bind_text(&b, 2, turn->state_json);
-    bind_text(&b, 3, turn->meta_json);
-    bind_text(&b, 4, turn->mode);
-    bind_text(&b, 5, turn->lang);
-    bind_i64(&b, 6, turn->at);
-    rc = b.rc != SQLITE_OK ? b.rc : update_row(store, st, &changed);
-    if (rc != SQLITE_OK || !changed)
-        goto out;
+    if (!conversation_written) {
+        st = store->stmt[W_CONVERSATION_TURN];
+        b = (binder){st, SQLITE_OK};
+        bind_i64(&b, 1, turn->conversation_id);
+        bind_text(&b, 2, turn->state_json);
+        bind_text(&b, 3, turn->meta_json);
+        bind_text(&b, 4, turn->mode);
+        bind_text(&b, 5, turn->lang);
+        bind_i64(&b, 6, turn->at);
+        rc = b.rc != SQLITE_OK ? b.rc : update_row(store, st, &changed);
+        if (rc != SQLITE_OK || !changed)
+            goto out;
+    }
 
     for (size_t i = 0; i < turn->n_replies; i++)
         if (reply_insert(store, turn, i, &reply_ids[i]) != SQLITE_OK)
@@ -1403,6 +1434,30 @@ out:
         check_transaction(store);
     }
     return err;
+}
+
+pal_err pal_store_record_turn(pal_store *store, const pal_turn_record *turn, int64_t *reply_ids)
+{
+    return record_turn(store, turn, reply_ids, false, false);
+}
+
+pal_err pal_store_ingest_turn(pal_store *store, const pal_inbound *inbound, pal_turn_record *turn,
+                              pal_ingested *out, int64_t *reply_ids)
+{
+    if (!store || !turn)
+        return PAL_ERR_INVALID;
+    /* identity_id is not known yet: checked with a stand-in */
+    pal_turn_record probe = *turn;
+    probe.identity_id = 1;
+    if (!turn_valid(&probe, reply_ids))
+        return PAL_ERR_INVALID;
+    pal_err err = ingest(store, inbound, out, turn);
+    if (err || out->duplicate)
+        return err;
+    turn->message_id = out->message_id;
+    turn->conversation_id = out->conversation_id;
+    turn->identity_id = out->identity_id;
+    return record_turn(store, turn, reply_ids, true, out->new_conversation);
 }
 
 /* ---- outbox ---------------------------------------------------------------------------- */

@@ -584,6 +584,68 @@ static bool collect_outbox(void *ctx, const pal_outbox_item *item)
     return true;
 }
 
+/* The server's path: stored and processed in one go, each row written once. */
+static void ingest_turn_writes_rows_once(void **state)
+{
+    fixture *f = *state;
+    pal_store *store = open_store(f);
+    pal_inbound in = inbound("stade", "api", "u9", "k9", "bonjour", T0);
+    pal_outbound out[1] = {{.text = "Bonjour !", .quick_replies_json = "[\"Bud\"]"}};
+    pal_ingested none = {0};
+    pal_turn_record turn = turn_for(&none, out, 1, T0 + 7);
+    turn.state_json = "{\"turn\":1}";
+    turn.meta_json = "{\"m\":1}";
+    turn.lang = "en";
+    turn.consent = 0; /* an opt-in with the first message: the identity is known by then */
+    int64_t ids[1] = {0};
+    pal_ingested got;
+    assert_int_equal(pal_store_begin(store), PAL_OK);
+    assert_int_equal(pal_store_ingest_turn(store, &in, &turn, &got, ids), PAL_OK);
+    assert_int_equal(pal_store_commit(store), PAL_OK);
+    assert_false(got.duplicate);
+    assert_true(got.new_conversation);
+    assert_int_equal(turn.message_id, got.message_id);
+    assert_int_equal(turn.conversation_id, got.conversation_id);
+    assert_int_equal(turn.identity_id, got.identity_id);
+    assert_true(ids[0] > got.message_id);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM messages WHERE direction = 'in' AND "
+                                "status = 'processed' AND intent = 'greet' AND confidence > 0.8"),
+                     1);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM conversations WHERE state = '{\"turn\":1}' "
+                                "AND meta = '{\"m\":1}' AND lang = 'en' AND mode = 'bot' AND "
+                                "created_at = 1700000000000 AND updated_at = 1700000000007"),
+                     1);
+
+    /* The next message of the conversation updates it; a repeat of the first is a duplicate
+     * and records nothing. */
+    pal_inbound next = inbound("stade", "api", "u9", "k10", "2 bud", T0 + 100);
+    pal_turn_record turn2 = turn_for(&none, out, 1, T0 + 107);
+    turn2.state_json = "{\"turn\":2}";
+    turn2.mode = "person";
+    pal_ingested got2, again;
+    pal_turn_record turn3 = turn_for(&none, out, 1, T0 + 200);
+    assert_int_equal(pal_store_begin(store), PAL_OK);
+    assert_int_equal(pal_store_ingest_turn(store, &next, &turn2, &got2, ids), PAL_OK);
+    assert_int_equal(pal_store_ingest_turn(store, &in, &turn3, &again, ids), PAL_OK);
+    /* a malformed turn is refused before anything is written */
+    turn3.inbound_status = "weird";
+    assert_int_equal(pal_store_ingest_turn(store, &next, &turn3, &again, ids), PAL_ERR_INVALID);
+    assert_int_equal(pal_store_commit(store), PAL_OK);
+    assert_false(got2.new_conversation);
+    assert_int_equal(got2.conversation_id, got.conversation_id);
+    assert_true(again.duplicate);
+    assert_int_equal(again.message_id, got.message_id);
+    assert_int_equal(turn3.message_id, 0);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM conversations WHERE state = '{\"turn\":2}' "
+                                "AND mode = 'person' AND updated_at = 1700000000107"),
+                     1);
+    pal_store_counts c = counts(store);
+    assert_int_equal(c.inbound, 2);
+    assert_int_equal(c.inbound_received, 0);
+    assert_int_equal(c.outbound, 2);
+    pal_store_close(store);
+}
+
 static void record_turn_outbox_and_delivery(void **state)
 {
     fixture *f = *state;
@@ -1191,6 +1253,7 @@ int main(void)
         T(open_fails_cleanly),
         T(reopen_keeps_data),
         T(refuses_newer_schema),
+        T(ingest_turn_writes_rows_once),
         T(ingest_creates_customer_identity_conversation),
         T(dedup_key_is_scoped_by_bot_and_channel),
         T(rollback_discards_and_cache_follows),
