@@ -89,10 +89,37 @@ struct MHD_Response *pal_http_error_response(const char *code, const char *messa
     return r;
 }
 
+const char *pal_http_cors_origin(const pal_request *req)
+{
+    enum { ORIGIN_MAX = 512 };
+    const char *origin = pal_http_header(req, "Origin");
+    if (!origin || !*origin || strlen(origin) > ORIGIN_MAX)
+        return "*";
+    for (const char *p = origin; *p; p++)
+        if (*p < 0x21 || *p > 0x7e)
+            return "*";
+    return origin;
+}
+
+/* Direct Line answers pages of other origins (routes_directline.c). An answer
+ * given before its routes run (a body too large, an ambiguous length) needs
+ * the header too, or the browser reports a network error instead. */
+static void cors_for_directline(const pal_request *req, struct MHD_Response *response)
+{
+    static const char prefix[] = "/v3/directline";
+    if (!req->path || strncmp(req->path, prefix, sizeof(prefix) - 1) != 0 ||
+        (req->path[sizeof(prefix) - 1] != '\0' && req->path[sizeof(prefix) - 1] != '/') ||
+        MHD_get_response_header(response, "Access-Control-Allow-Origin"))
+        return;
+    MHD_add_response_header(response, "Access-Control-Allow-Origin", pal_http_cors_origin(req));
+    MHD_add_response_header(response, "Vary", "Origin");
+}
+
 bool pal_http_respond_with(pal_request *req, unsigned status, struct MHD_Response *response)
 {
     if (!response)
         return true; /* out of memory in libmicrohttpd: the connection is dropped */
+    cors_for_directline(req, response);
     MHD_queue_response(req->connection, status, response);
     MHD_destroy_response(response);
     return true;

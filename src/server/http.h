@@ -120,6 +120,9 @@ void pal_http_complete(pal_request *req, unsigned status, struct MHD_Response *r
 const char *pal_http_header(const pal_request *req, const char *name);
 const char *pal_http_query(const pal_request *req, const char *name);
 const char *pal_http_cookie(const pal_request *req, const char *name);
+/* What Access-Control-Allow-Origin names for this request: its Origin when
+ * plain printable ASCII of reasonable length, else "*" (borrowed). */
+const char *pal_http_cors_origin(const pal_request *req);
 /* True when Content-Type is application/json (parameters allowed). */
 bool pal_http_is_json(const pal_request *req);
 

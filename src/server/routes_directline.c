@@ -48,7 +48,6 @@ enum {
     TOKEN_TTL_MAX = 7 * 24 * 3600,
     ACTIVITIES_PAGE = 200, /* messages per poll; the next poll takes the rest */
     CREDENTIAL_MAX = 4096, /* bytes of a secret or token */
-    ORIGIN_MAX = 512,      /* an Origin echoed back */
     BOT_KEY_MAX = PAL_DIRECTLINE_BOT_MAX + PAL_DIRECTLINE_CONVERSATION_ID_LEN + 16,
 };
 
@@ -57,22 +56,10 @@ static const char channel[] = "directline";
 
 /* ---- answers, all with CORS -------------------------------------------- */
 
-/* The request's Origin when it is plain printable ASCII, else "*". */
-static const char *allow_origin(const pal_request *req)
-{
-    const char *origin = pal_http_header(req, "Origin");
-    if (!origin || !*origin || strlen(origin) > ORIGIN_MAX)
-        return "*";
-    for (const char *p = origin; *p; p++)
-        if (*p < 0x21 || *p > 0x7e)
-            return "*";
-    return origin;
-}
-
 static struct MHD_Response *with_cors(const pal_request *req, struct MHD_Response *r)
 {
     if (r) {
-        MHD_add_response_header(r, "Access-Control-Allow-Origin", allow_origin(req));
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", pal_http_cors_origin(req));
         MHD_add_response_header(r, "Vary", "Origin");
     }
     return r;

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from server import PalabreServer
+from server import PalabreServer, raw_http
 from test_server_api import OrderService
 
 STADE_SECRET = "stade-dl-secret-0123456789abcdef"
@@ -337,6 +337,20 @@ def test_cors_preflight_and_headers(srv):
     assert r.status == 200 and r.headers["Access-Control-Allow-Origin"] == origin
     r = call(srv, "POST", "/tokens/generate", "nope", headers={"Origin": origin})
     assert r.status == 403 and r.headers["Access-Control-Allow-Origin"] == origin
+    # refused before the routes run (a body over max_body_bytes): still readable by the page
+    t = generate(srv)
+
+    def too_large(path, extra=""):
+        return raw_http(srv.port, (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: {origin}\r\n{extra}"
+            "Content-Type: application/json\r\nContent-Length: 10485760\r\n\r\n").encode(),
+            method="POST", send_after=b"x" * 4096)
+    r = too_large(DL + "/conversations/" + t["conversationId"] + "/activities",
+                  f"Authorization: Bearer {t['token']}\r\n")
+    assert r.status == 413 and r.headers["Access-Control-Allow-Origin"] == origin
+    # other addresses do not get it
+    r = too_large("/api/v1/bots/stade/messages")
+    assert r.status == 413 and "Access-Control-Allow-Origin" not in r.headers
 
 
 # -- routes and hostile bodies ---------------------------------------------------------
