@@ -121,6 +121,20 @@ static bool called_url(const pal_request *req, const pal_platform *platform, cha
     return !u.overflow;
 }
 
+/* The request as the adapter sees it (url: called_url's). */
+static pal_channel_request channel_request(pal_request *req, const char *url)
+{
+    return (pal_channel_request){
+        .method = req->method,
+        .url = url,
+        .body = req->body,
+        .body_len = req->body_len,
+        .header = request_header,
+        .query = request_query,
+        .ctx = req,
+    };
+}
+
 /* ---- answering --------------------------------------------------------- */
 
 static struct MHD_Response *text_response(const char *content_type, const char *body)
@@ -219,15 +233,7 @@ static bool handle_post(pal_request *req, size_t bot_index, const char *channel,
     char url[URL_MAX_BYTES];
     if (!called_url(req, platform, url, sizeof(url)))
         return pal_http_respond_error(req, 414, "uri_too_long", "the URL is too long", 0);
-    pal_channel_request cr = {
-        .method = req->method,
-        .url = url,
-        .body = req->body,
-        .body_len = req->body_len,
-        .header = request_header,
-        .query = request_query,
-        .ctx = req,
-    };
+    pal_channel_request cr = channel_request(req, url);
     if (!platform->channel->verify(&platform->settings, &cr)) {
         pal_log(PAL_LOG_WARN, "webhooks", "bot %s channel %s: signature refused (from %s)",
                 pal_bot_name(server->bots[bot_index]), channel, req->client_ip);
@@ -285,15 +291,7 @@ static bool handle_get(pal_request *req, const pal_platform *platform)
     char url[URL_MAX_BYTES];
     if (!called_url(req, platform, url, sizeof(url)))
         return pal_http_respond_error(req, 414, "uri_too_long", "the URL is too long", 0);
-    pal_channel_request cr = {
-        .method = req->method,
-        .url = url,
-        .body = req->body,
-        .body_len = req->body_len,
-        .header = request_header,
-        .query = request_query,
-        .ctx = req,
-    };
+    pal_channel_request cr = channel_request(req, url);
     pal_channel_answer answer = {0};
     platform->channel->handshake(&platform->settings, &cr, &answer);
     if (answer.status == 0)
