@@ -1185,3 +1185,38 @@ def test_monresultat_kill_9_in_the_middle(stack, monresultat):
     print(f"[channels] kill -9 after {at_kill[0][0]} acknowledged tweets and "
           f"{at_kill[0][1]} replies: {len(set(crashed_sends))} tweets resent, {dups} replies "
           f"sent twice", file=sys.stderr)
+
+
+def test_monresultat_malformed_requests_get_the_contract(stack, monresultat):
+    """Requests in a form the bot cannot answer get, each in reply to its own
+    tweet, the expected format with its example (the bot's contract), never
+    a result; a bare mention or a tweet without the hashtag gets nothing."""
+    x, launch = monresultat
+    s = launch()
+    tweets = {
+        "9100000000000000001": (("7001", "alice"), "@monresultat #MonRésultat paris"),
+        "9100000000000000002": (("7002", "bruno"), "@monresultat #MonRésultat 7501"),
+        "9100000000000000003": (("7003", "chloe"), "@monresultat #MonRésultat 99999"),
+        "9100000000000000004": (("7004", "dylan"), "@monresultat #MonRésultat"),
+        "9100000000000000005": (("7005", "elise"), "@monresultat #MonRésultat 750011 svp"),
+    }
+    silent = {
+        "9100000000000000006": (("7006", "fanny"), "@monresultat"),
+        "9100000000000000007": (("7007", "gilles"), "@monresultat bonjour, 75011"),
+    }
+    hooks = [(tid, x.fake.tweet(tid, who[0], who[1], text,
+                                mentions={"monresultat": x.fake.user_id}))
+             for tid, (who, text) in {**tweets, **silent}.items()]
+    send_all(s, x, hooks)
+    x.fake.wait_for(lambda r: len(r) >= len(tweets), timeout=20)
+    wait_store_quiet(s, timeout=10)
+    time.sleep(0.5)
+    assert not x.fake.errors, x.fake.errors[:3]
+    replies = {r["body"]["reply"]["in_reply_to_tweet_id"]: r["body"]["text"]
+               for r in x.fake.tweets()}
+    assert set(replies) == set(tweets), replies
+    for tid, ((_, handle), text) in tweets.items():
+        reply = replies[tid]
+        assert reply.startswith(f"@{handle} "), reply
+        assert "#MonRésultat 69003" in reply, (text, reply)
+        assert "données de démonstration" not in reply and "http" not in reply, (text, reply)
