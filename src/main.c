@@ -1,6 +1,7 @@
 /*
  * main.c — the palabre program: everything else lives in libpalabre.
  */
+#include <malloc.h>
 #include <stdio.h>
 
 #include <curl/curl.h>
@@ -14,6 +15,12 @@ int main(int argc, char **argv)
      * SQLite's memory statistics take one global lock on every allocation,
      * which serialises bot look-ups across cores; palabre does not use them. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    /* Large blocks straight from the kernel, always: glibc otherwise raises this
+     * threshold after the first large free (loading a bot frees several MB), and
+     * the server's big zeroed tables (the rate limiters' slots, sized for a
+     * million keys) then come from the heap, where calloc must write every page:
+     * ~25 MB resident at start for tables that fill only as customers come. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     /* libcurl's global state (TLS) must be set up once, before any thread:
      * service calls (dialog/http_actions.h) rely on it. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
