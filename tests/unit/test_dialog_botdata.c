@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -746,11 +747,97 @@ static void loads_text_as_one_file(void **state)
     assert_null(data);
 }
 
+/* The name of the one cached image in dir ("" when none; fails on several). */
+static void cached_image(const char *dir, char *name, size_t cap)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0;
+    name[0] = '\0';
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, ".palabre-image-", 15) == 0) {
+            snprintf(name, cap, "%s", e->d_name);
+            n++;
+        }
+    }
+    closedir(d);
+    assert_true(n <= 1);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* The loaded tables are kept next to the files and used by the next open
+ * while the files are the same; an edit, or a damaged image, rebuilds. */
+static void image_cache_follows_the_files(void **state)
+{
+    const char *dir = *state;
+    char name[256], path[4096], other_path[4096];
+    pal_arena *arena = pal_arena_new();
+    write_text(dir, "t.csv", "id,label\n1,one\n2,two\n");
+    pal_botdata *data = open_ok(dir);
+    assert_string_equal(scalar(data, "SELECT label FROM t WHERE id = 2", arena), "two");
+    pal_botdata_close(data);
+    cached_image(dir, name, sizeof(name));
+    assert_true(name[0] != '\0');
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+
+    /* The next open reads the image, not the files: one of other tables put in its
+     * place (as only someone who can write the folder could) is what it gets. */
+    char other[] = "/tmp/palabre-botdata-other-XXXXXX";
+    assert_non_null(mkdtemp(other));
+    write_text(other, "t.csv", "id,label\n1,uno\n2,dos\n");
+    pal_botdata_close(open_ok(other));
+    char other_name[256];
+    cached_image(other, other_name, sizeof(other_name));
+    snprintf(other_path, sizeof(other_path), "%s/%s", other, other_name);
+    copy_file(other_path, path);
+    data = open_ok(dir);
+    assert_string_equal(scalar(data, "SELECT label FROM t WHERE id = 2", arena), "dos");
+    pal_botdata_close(data);
+    assert_int_equal(unlink(other_path), 0);
+    remove_file(other, "t.csv");
+    assert_int_equal(rmdir(other), 0);
+
+    /* An edited file: another key, a new image, the old one gone. */
+    write_text(dir, "t.csv", "id,label\n1,one\n2,deux\n");
+    data = open_ok(dir);
+    assert_string_equal(scalar(data, "SELECT label FROM t WHERE id = 2", arena), "deux");
+    pal_botdata_close(data);
+    char edited[256];
+    cached_image(dir, edited, sizeof(edited));
+    assert_true(edited[0] != '\0');
+    assert_string_not_equal(edited, name);
+
+    /* A damaged image (cut short) is not used, and is rebuilt. */
+    snprintf(path, sizeof(path), "%s/%s", dir, edited);
+    assert_int_equal(truncate(path, 600), 0);
+    data = open_ok(dir);
+    assert_string_equal(scalar(data, "SELECT label FROM t WHERE id = 1", arena), "one");
+    pal_botdata_close(data);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 600);
+    pal_arena_free(arena);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, make_dir, remove_dir)
     const struct CMUnitTest tests[] = {
         T(infers_column_types),
+        T(image_cache_follows_the_files),
         T(reads_quoted_fields),
         T(reads_bom_crlf_and_blank_lines),
         T(empty_folder_gives_empty_database),
