@@ -125,6 +125,9 @@ static const setting settings[] = {
         "threads sending replies to channel APIs"),
     INT(max_body_bytes, 65536, 1024, 64 << 20, "PALABRE_MAX_BODY_BYTES",
         "largest request body accepted (bytes)"),
+    INT(max_webhook_body_bytes, 1048576, 1024, 64 << 20, "PALABRE_MAX_WEBHOOK_BODY_BYTES",
+        "largest body accepted from a messaging platform's webhook (bytes): platforms batch "
+        "events and resend what is refused, so this is larger than max_body_bytes"),
     INT(max_message_bytes, 4096, 1, 1 << 20, "PALABRE_MAX_MESSAGE_BYTES",
         "longest message text accepted (UTF-8 bytes)"),
     INT(max_connections, 4096, 1, 1000000, "PALABRE_MAX_CONNECTIONS",

@@ -64,11 +64,12 @@ typedef struct pal_config {
     int engine_threads;   /* default 2 */
     int delivery_threads; /* default 2 */
     /* limits */
-    int max_body_bytes;     /* default 65536 */
-    int max_message_bytes;  /* default 4096 (UTF-8 bytes of one message's text) */
-    int max_connections;    /* default 4096 */
-    int queue_limit;        /* messages accepted but not processed, default 20000; over: 503 */
-    int conversation_cache; /* conversations kept in memory per engine thread, default 50000 */
+    int max_body_bytes;         /* default 65536 */
+    int max_webhook_body_bytes; /* /webhooks/...: default 1 MiB */
+    int max_message_bytes;      /* default 4096 (UTF-8 bytes of one message's text) */
+    int max_connections;        /* default 4096 */
+    int queue_limit;            /* messages accepted but not processed, default 20000; over: 503 */
+    int conversation_cache;     /* conversations kept in memory per engine thread, default 50000 */
     int rate_customer_per_minute; /* default 120 (burst = same number) */
     int rate_ip_per_minute;       /* unauthenticated requests (webchat), default 600 */
     /* behaviour */

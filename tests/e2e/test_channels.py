@@ -39,7 +39,8 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from fakes import platforms as P  # noqa: E402
-from server import ROOT, PalabreServer, free_port, table_counts, wait_store_quiet  # noqa: E402
+from server import (ROOT, PalabreServer, free_port, raw_http, table_counts,  # noqa: E402
+                    wait_store_quiet)
 
 # Fast backoff (defaults: 500 ms to 60 s) and no rate limits on webhooks.
 FAST = {"retry_base_ms": 100, "retry_max_ms": 1000, "rate_ip_per_minute": 0,
@@ -935,7 +936,8 @@ def malformed(ch):
                  ("invalid UTF-8", b"MessageSid=SM1&From=%2B33611111111&To=%2B1&Body=%FF%FE"),
                  ("a parameter twice", b"MessageSid=SM1&From=%2B33611111111&From=%2B33622222222"
                                        b"&To=%2B1&Body=x")]
-    # larger than the server's max_body_bytes (64 KiB)
+    # larger than the api's max_body_bytes (64 KiB), within the webhooks' own cap (1 MiB):
+    # read, and refused for what it is
     if ch.name == "twilio":
         big = urllib.parse.urlencode({"MessageSid": "SM2", "From": "+33611111111", "To": "+1",
                                       "Body": "x" * 70000}).encode()
@@ -955,6 +957,17 @@ def test_malformed_signed_requests_are_refused(stack, server, ch):
     assert table_counts(server) == before
     time.sleep(0.3)
     assert ch.fake.snapshot() == []
+
+
+def test_webhook_body_over_its_cap_is_refused_unread(stack, server):
+    """Over max_webhook_body_bytes (1 MiB): 413 from the length alone."""
+    before = table_counts(server)
+    r = raw_http(server.port, (
+        "POST /webhooks/stade/telegram HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\nContent-Length: 2097152\r\n\r\n").encode(),
+        method="POST", send_after=b"x" * 4096)
+    assert r.status == 413 and json.loads(r.body)["error"]["code"] == "body_too_large"
+    assert table_counts(server) == before
 
 
 # -- #MonRésultat on X --------------------------------------------------------------------------------------
