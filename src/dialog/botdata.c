@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -621,7 +622,8 @@ out:
  * Loading the example bots' 210,000 rows takes ~280 ms, most of a start.
  * The image is a pure function of the CSV files (and of this loader), so
  * it is kept next to them as DIR/.palabre-image-KEY.sqlite, KEY a BLAKE2b
- * of the loader's version and every file's name and bytes: an edited file
+ * of this build of the loader (the program's GNU build ID: a rebuilt palabre
+ * never reuses an older build's image) and every file's name and bytes: an edited file
  * gives another key, and the next start rebuilds and replaces it. A folder
  * palabre cannot write to simply has no cache. */
 
@@ -636,6 +638,44 @@ static const char image_suffix[] = ".sqlite";
 static pal_err read_file(const char *path, char **out, size_t *out_len, char *errbuf,
                          size_t errlen);
 
+/* The GNU build ID of the running program (which holds this loader, linked
+ * statically): an image made by another build of the loader is never
+ * reused, whatever its version says. */
+typedef struct build_id {
+    unsigned char bytes[64];
+    size_t len;
+} build_id;
+
+static int find_build_id(struct dl_phdr_info *info, size_t size, void *data)
+{
+    build_id *id = data;
+    (void)size;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        const unsigned char *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            ElfW(Nhdr) note;
+            memcpy(&note, p, sizeof(note));
+            const unsigned char *name = p + sizeof(note);
+            const unsigned char *desc = name + ((note.n_namesz + 3) & ~3U);
+            const unsigned char *next = desc + ((note.n_descsz + 3) & ~3U);
+            if (next > end)
+                break;
+            if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == 4 &&
+                memcmp(name, "GNU", 4) == 0 && note.n_descsz <= sizeof(id->bytes)) {
+                memcpy(id->bytes, desc, note.n_descsz);
+                id->len = note.n_descsz;
+                return 1;
+            }
+            p = next;
+        }
+    }
+    return 1; /* the first object is the program itself: no further */
+}
+
 static pal_err image_key(const char *dir, char *const *files, size_t n, char hex[IMAGE_HEX],
                          char *errbuf, size_t errlen)
 {
@@ -644,8 +684,15 @@ static pal_err image_key(const char *dir, char *const *files, size_t n, char hex
     char version[96];
     int v = snprintf(version, sizeof(version), "palabre botdata image %d %s %d", IMAGE_FORMAT,
                      PALABRE_VERSION, sqlite3_libversion_number());
+    build_id id = {.len = 0};
+    dl_iterate_phdr(find_build_id, &id);
+    if (id.len == 0) {
+        hex[0] = '\0'; /* no build ID: no way to tell loaders apart, so no cache */
+        return PAL_OK;
+    }
     if (crypto_generichash_init(&state, NULL, 0, sizeof(key)) != 0 ||
-        crypto_generichash_update(&state, (const unsigned char *)version, (size_t)v + 1) != 0)
+        crypto_generichash_update(&state, (const unsigned char *)version, (size_t)v + 1) != 0 ||
+        crypto_generichash_update(&state, id.bytes, id.len) != 0)
         return PAL_ERR_INTERNAL;
     for (size_t i = 0; i < n; i++) {
         size_t path_len = strlen(dir) + 1 + strlen(files[i]) + 1;
@@ -817,7 +864,7 @@ pal_err pal_botdata_open(const char *dir, pal_botdata **out, char *errbuf, size_
         if (err)
             goto out;
         sqlite3_int64 size = 0;
-        unsigned char *image = image_read(dir, key, &size);
+        unsigned char *image = key[0] ? image_read(dir, key, &size) : NULL;
         if (image) {
             pal_botdata *data = pal_xcalloc(1, sizeof(*data));
             data->image = image;
