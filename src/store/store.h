@@ -46,7 +46,10 @@ typedef struct pal_store pal_store;               /* opaque: the writer */
 typedef struct pal_store_reader pal_store_reader; /* opaque: one reader */
 
 typedef struct pal_store_options {
-    bool sync_full; /* fsync every commit (power-loss safe); else crash safe */
+    bool sync_full;     /* commits survive power loss; else a crash of the process only */
+    bool sync_deferred; /* with sync_full: a commit is made durable by pal_store_sync(),
+                           not by pal_store_commit() (so that the writer can fill the next
+                           transaction while the disk works) */
 } pal_store_options;
 
 /* Opens (creating it and its directory's database when missing) the store at
@@ -69,6 +72,14 @@ pal_err pal_store_begin(pal_store *store);
 pal_err pal_store_commit(pal_store *store);
 /* Undoes everything since pal_store_begin(); always leaves no transaction. */
 void pal_store_rollback(pal_store *store);
+
+/* With sync_deferred: makes every transaction committed so far durable (an
+ * fdatasync of the write-ahead log); otherwise does nothing, commits being
+ * durable already (or never, without sync_full). The one call that may run
+ * on another thread while the writer thread works; one thread at a time.
+ * Errors: PAL_ERR_IO (the disk refused: what was committed may be lost on
+ * power failure; treat the store as broken). */
+pal_err pal_store_sync(pal_store *store);
 
 /* A message from a customer, as a channel adapter parsed it. Borrowed. */
 typedef struct pal_inbound {

@@ -35,8 +35,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -555,6 +557,8 @@ struct pal_store {
     sqlite3 *db;
     char *path;          /* of the database file; readers open it too */
     bool in_transaction; /* between pal_store_begin and commit/rollback */
+    bool sync_by_caller; /* sync_full with sync_deferred: pal_store_sync() fsyncs */
+    int wal_fd;          /* the WAL, opened by pal_store_sync() at its first call; -1 */
     atomic_int n_readers;
     identity_cache cache;
     sqlite3_stmt *stmt[W_COUNT];
@@ -949,6 +953,8 @@ pal_err pal_store_open(const char *path, const pal_store_options *options, pal_s
 
     store = pal_xcalloc(1, sizeof(*store));
     store->path = pal_xstrdup(path);
+    store->wal_fd = -1;
+    store->sync_by_caller = options && options->sync_full && options->sync_deferred;
     atomic_init(&store->n_readers, 0);
     /* FULLMUTEX although the writer is for one thread at a time (store.h): should a caller
      * break that rule, SQLite serialises the calls instead of corrupting its own memory (and
@@ -956,7 +962,7 @@ pal_err pal_store_open(const char *path, const pal_store_options *options, pal_s
     rc = sqlite3_open_v2(path, &store->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc == SQLITE_OK)
-        rc = configure_writer(store->db, options && options->sync_full);
+        rc = configure_writer(store->db, options && options->sync_full && !store->sync_by_caller);
     if (rc != SQLITE_OK) {
         pal_err_format(why, sizeof(why), "%s: SQLite: %s", path,
                        store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
@@ -974,7 +980,9 @@ pal_err pal_store_open(const char *path, const pal_store_options *options, pal_s
         goto out;
     }
     pal_log(PAL_LOG_DEBUG, "store", "opened %s (synchronous=%s)", path,
-            options && options->sync_full ? "full" : "normal");
+            store->sync_by_caller           ? "by pal_store_sync"
+            : options && options->sync_full ? "full"
+                                            : "normal");
     *out = store;
     store = NULL;
     err = PAL_OK;
@@ -997,6 +1005,8 @@ void pal_store_close(pal_store *store)
     if (store->in_transaction)
         pal_store_rollback(store);
     finalize_all(store->stmt, W_COUNT);
+    if (store->wal_fd >= 0)
+        close(store->wal_fd);
     if (sqlite3_close(store->db) != SQLITE_OK)
         pal_log(PAL_LOG_ERR, "store", "close %s: SQLite: %s", store->path,
                 sqlite3_errmsg(store->db));
@@ -1047,6 +1057,60 @@ pal_err pal_store_commit(pal_store *store)
     }
     store->in_transaction = false;
     cache_commit(&store->cache);
+    return PAL_OK;
+}
+
+/* The WAL's directory entry must be durable too: SQLite creates the file without syncing its
+ * directory. */
+static pal_err sync_parent_dir(const char *path)
+{
+    char *dir = pal_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    pal_err err = PAL_OK;
+    if (fd < 0 || fsync(fd) != 0)
+        err = PAL_ERR_IO;
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return err;
+}
+
+/* In WAL mode with synchronous = NORMAL a commit writes its frames to the WAL without an
+ * fsync, and a checkpoint syncs the WAL before copying it and the database after: so one
+ * fdatasync of the WAL (any descriptor of the file will do) makes every commit before it
+ * durable, and it can run while the writer already fills the next transaction. */
+pal_err pal_store_sync(pal_store *store)
+{
+    if (!store)
+        return PAL_ERR_STATE;
+    if (!store->sync_by_caller)
+        return PAL_OK;
+    if (store->wal_fd < 0) {
+        size_t n = strlen(store->path) + sizeof("-wal");
+        char *wal = pal_xmalloc(n);
+        snprintf(wal, n, "%s-wal", store->path);
+        store->wal_fd = open(wal, O_RDWR | O_CLOEXEC);
+        int open_errno = errno;
+        free(wal);
+        if (store->wal_fd < 0) {
+            pal_log(PAL_LOG_ERR, "store", "cannot open the WAL of %s to sync it: %s", store->path,
+                    strerror(open_errno));
+            return PAL_ERR_IO;
+        }
+        if (sync_parent_dir(store->path) != PAL_OK) {
+            pal_log(PAL_LOG_ERR, "store", "cannot sync the directory of %s: %s", store->path,
+                    strerror(errno));
+            return PAL_ERR_IO;
+        }
+    }
+    if (fdatasync(store->wal_fd) != 0) {
+        pal_log(PAL_LOG_ERR, "store", "fdatasync of the WAL of %s: %s", store->path,
+                strerror(errno));
+        return PAL_ERR_IO;
+    }
     return PAL_OK;
 }
 

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -257,6 +258,58 @@ static void reopen_keeps_data(void **state)
     assert_true(dup.duplicate);
     assert_int_equal(dup.message_id, first.message_id);
     pal_store_close(store);
+}
+
+/* With sync_deferred the writer's commits are made durable by pal_store_sync(), which another
+ * thread runs while the writer goes on (the server's syncer): every commit is kept, a sync at
+ * any moment succeeds, and without the option the call does nothing. */
+typedef struct syncer_arg {
+    pal_store *store;
+    atomic_int stop; /* set by the main thread once, read here */
+    int syncs, failures;
+} syncer_arg;
+
+static void *sync_loop(void *arg)
+{
+    syncer_arg *a = arg;
+    while (!atomic_load(&a->stop)) {
+        if (pal_store_sync(a->store) != PAL_OK)
+            a->failures++;
+        a->syncs++;
+    }
+    return NULL;
+}
+
+static void deferred_sync_from_another_thread(void **state)
+{
+    fixture *f = *state;
+    pal_store_options options = {.sync_full = true, .sync_deferred = true};
+    pal_store *store = NULL;
+    char err[512] = "";
+    assert_int_equal(pal_store_open(f->path, &options, &store, err, sizeof(err)), PAL_OK);
+    syncer_arg arg = {.store = store};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, sync_loop, &arg), 0);
+    for (int i = 0; i < 200; i++) {
+        char user[16], key[16];
+        snprintf(user, sizeof(user), "u%d", i % 37);
+        snprintf(key, sizeof(key), "k%d", i);
+        ingest1(store, inbound("stade", "api", user, key, "bonjour", T0 + i));
+    }
+    atomic_store(&arg.stop, 1);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_int_equal(arg.failures, 0);
+    assert_true(arg.syncs > 0);
+    assert_int_equal(pal_store_sync(store), PAL_OK);
+    pal_store_close(store);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM messages"), 200);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM customers"), 37);
+
+    /* without the option: commits are synced by SQLite (or not at all); the call is a no-op */
+    store = open_store(f);
+    assert_int_equal(pal_store_sync(store), PAL_OK);
+    pal_store_close(store);
+    assert_int_equal(pal_store_sync(NULL), PAL_ERR_STATE);
 }
 
 static void refuses_newer_schema(void **state)
@@ -1252,6 +1305,7 @@ int main(void)
         T(open_creates_schema_and_directory),
         T(open_fails_cleanly),
         T(reopen_keeps_data),
+        T(deferred_sync_from_another_thread),
         T(refuses_newer_schema),
         T(ingest_turn_writes_rows_once),
         T(ingest_creates_customer_identity_conversation),
