@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/jsonw.h"
 #include "base/mem.h"
 #include "channels/api.h"
 #include "server/http.h"
@@ -91,95 +92,33 @@ static void api_post_free(void *data)
     free(post);
 }
 
-/* The answer, on the HTTP thread once the pipeline is done. */
 /* ---- the answer of a processed message, written directly ---------------
  * The busiest answer of the server: built as text (the quick replies are
  * already JSON, made by the pipeline) rather than as a jansson tree that is
  * then serialised, which cost a parse, a tree and a dump per message. */
 
-typedef struct text_buf {
-    char *data;
-    size_t len, cap;
-} text_buf;
-
-static void buf_add(text_buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->data = pal_xrealloc(b->data, cap);
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-/* s (valid UTF-8: checked on the way in) as a JSON string (RFC 8259). */
-static void buf_add_json_string(text_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    buf_add(b, "\"", 1);
-    const char *run = s;
-    for (const char *p = s; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        buf_add(b, run, (size_t)(p - run));
-        run = p + 1;
-        switch (c) {
-        case '"':
-            buf_add(b, "\\\"", 2);
-            break;
-        case '\\':
-            buf_add(b, "\\\\", 2);
-            break;
-        case '\n':
-            buf_add(b, "\\n", 2);
-            break;
-        case '\r':
-            buf_add(b, "\\r", 2);
-            break;
-        case '\t':
-            buf_add(b, "\\t", 2);
-            break;
-        default: {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            buf_add(b, e, sizeof(e));
-        }
-        }
-    }
-    buf_add(b, run, strlen(run));
-    buf_add(b, "\"", 1);
-}
-
 static struct MHD_Response *processed_answer(const api_post *post)
 {
-    text_buf b = {0};
-    char head[128];
-    int n = snprintf(head, sizeof(head),
-                     "{\"message_id\":%lld,\"conversation_id\":%lld,\"duplicate\":false,"
-                     "\"replies\":[",
-                     (long long)post->message_id, (long long)post->conversation_id);
-    buf_add(&b, head, (size_t)n);
+    pal_jsonw w = {0};
+    pal_jsonw_lit(&w, "{\"message_id\":");
+    pal_jsonw_int(&w, post->message_id);
+    pal_jsonw_lit(&w, ",\"conversation_id\":");
+    pal_jsonw_int(&w, post->conversation_id);
+    pal_jsonw_lit(&w, ",\"duplicate\":false,\"replies\":[");
     for (size_t i = 0; i < post->n_replies; i++) {
-        buf_add(&b, i ? ",{\"text\":" : "{\"text\":", i ? 9 : 8);
-        buf_add_json_string(&b, post->texts[i]);
-        buf_add(&b, ",\"quick_replies\":", 17);
-        const char *quick = post->quick_replies[i];
-        if (quick)
-            buf_add(&b, quick, strlen(quick));
-        else
-            buf_add(&b, "[]", 2);
-        buf_add(&b, "}", 1);
+        pal_jsonw_lit(&w, i ? ",{\"text\":" : "{\"text\":");
+        pal_jsonw_string(&w, post->texts[i]);
+        pal_jsonw_lit(&w, ",\"quick_replies\":");
+        pal_jsonw_lit(&w, post->quick_replies[i] ? post->quick_replies[i] : "[]");
+        pal_jsonw_raw(&w, "}", 1);
     }
-    buf_add(&b, "]}", 2);
-    struct MHD_Response *r = pal_http_text_response("application/json", b.data, b.len);
-    free(b.data);
+    pal_jsonw_lit(&w, "]}");
+    struct MHD_Response *r = pal_http_text_response("application/json", w.data, w.len);
+    pal_jsonw_clear(&w);
     return r;
 }
 
+/* The answer, on the HTTP thread once the pipeline is done. */
 static struct MHD_Response *api_answer(pal_request *req, unsigned *status)
 {
     api_post *post = req->route_data;
