@@ -190,7 +190,7 @@ static void open_creates_schema_and_directory(void **state)
 {
     fixture *f = *state;
     pal_store *store = open_store(f);
-    assert_int_equal(pal_store_schema_version(), 2);
+    assert_int_equal(pal_store_schema_version(), 3);
     assert_int_equal(sql_int(f, "PRAGMA user_version"), pal_store_schema_version());
     assert_int_equal(sql_int(f, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
                                 "name IN ('customers', 'identities', 'conversations', "
@@ -689,13 +689,89 @@ static void ingest_turn_writes_rows_once(void **state)
     assert_true(again.duplicate);
     assert_int_equal(again.message_id, got.message_id);
     assert_int_equal(turn3.message_id, 0);
-    assert_int_equal(sql_int(f, "SELECT count(*) FROM conversations WHERE state = '{\"turn\":2}' "
-                                "AND mode = 'person' AND updated_at = 1700000000107"),
+    /* the state goes with the message; the row changes because the mode did */
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM conversations WHERE state = '{\"turn\":1}' "
+                                "AND meta = '{\"m\":1}' AND mode = 'person' AND "
+                                "updated_at = 1700000000107"),
+                     1);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM messages WHERE state = '{\"turn\":2}' "
+                                "AND text = '2 bud'"),
                      1);
     pal_store_counts c = counts(store);
     assert_int_equal(c.inbound, 2);
     assert_int_equal(c.inbound_received, 0);
     assert_int_equal(c.outbound, 2);
+
+    /* A turn that changes neither meta, mode nor language leaves the row alone: its state is
+     * read from the message, and the conversation's updated_at is its latest message's. */
+    pal_inbound third = inbound("stade", "api", "u9", "k11", "merci", T0 + 300);
+    pal_turn_record turn4 = turn_for(&none, out, 1, T0 + 307);
+    turn4.state_json = "{\"turn\":3}";
+    turn4.mode = "person";
+    turn4.lang = "en";
+    pal_ingested got4;
+    assert_int_equal(pal_store_begin(store), PAL_OK);
+    assert_int_equal(pal_store_ingest_turn(store, &third, &turn4, &got4, ids), PAL_OK);
+    assert_int_equal(pal_store_commit(store), PAL_OK);
+    assert_int_equal(sql_int(f, "SELECT updated_at FROM conversations"), T0 + 107);
+    pal_store_reader *reader = open_reader(store);
+    pal_conversation_row row;
+    assert_int_equal(pal_store_load_conversation(reader, got.conversation_id, &row), PAL_OK);
+    assert_string_equal(row.state_json, "{\"turn\":3}");
+    assert_string_equal(row.mode, "person");
+    assert_string_equal(row.meta_json, "{\"m\":1}");
+    pal_conversation_row_clear(&row);
+    json_t *conv = NULL;
+    assert_int_equal(pal_store_conversation_json(reader, got.conversation_id, 10, &conv), PAL_OK);
+    assert_string_equal(str(conv, "updated_at"), "2023-11-14T22:13:20.307Z");
+    json_decref(conv);
+    json_t *list = NULL;
+    pal_conversation_filter all = {.limit = 10};
+    assert_int_equal(pal_store_list_conversations(reader, &all, &list), PAL_OK);
+    json_t *first = json_array_get(json_object_get(list, "conversations"), 0);
+    assert_string_equal(str(first, "updated_at"), "2023-11-14T22:13:20.307Z");
+    json_decref(list);
+    pal_store_reader_close(reader);
+    pal_store_close(store);
+}
+
+/* A store written by schema 2 kept the state in the conversation's row only: after the
+ * migration, that state is still the conversation's until a turn stores a newer one. */
+static void state_of_schema_2_survives_migration(void **state)
+{
+    fixture *f = *state;
+    pal_store *store = open_store(f);
+    pal_ingested got = ingest1(store, inbound("stade", "api", "u1", "k1", "bonjour", T0));
+    pal_store_close(store);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE conversations SET state = '{\"old\":1}', "
+                                  "meta = '{\"m\":0}';"
+                                  "ALTER TABLE messages DROP COLUMN state;"
+                                  "ALTER TABLE messages DROP COLUMN meta;"
+                                  "PRAGMA user_version = 2;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    store = open_store(f);
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), 3);
+    pal_store_reader *reader = open_reader(store);
+    pal_conversation_row row;
+    assert_int_equal(pal_store_load_conversation(reader, got.conversation_id, &row), PAL_OK);
+    assert_string_equal(row.state_json, "{\"old\":1}");
+    assert_string_equal(row.meta_json, "{\"m\":0}");
+    pal_conversation_row_clear(&row);
+    pal_ingested got2 = ingest1(store, inbound("stade", "api", "u1", "k2", "re", T0 + 5));
+    pal_turn_record turn = turn_for(&got2, NULL, 0, T0 + 6);
+    turn.state_json = "{\"new\":2}";
+    assert_int_equal(record1(store, &turn, NULL), PAL_OK);
+    assert_int_equal(pal_store_load_conversation(reader, got.conversation_id, &row), PAL_OK);
+    assert_string_equal(row.state_json, "{\"new\":2}");
+    assert_string_equal(row.meta_json, "{\"m\":0}"); /* the turn kept it */
+    pal_conversation_row_clear(&row);
+    pal_store_reader_close(reader);
     pal_store_close(store);
 }
 
@@ -1308,6 +1384,7 @@ int main(void)
         T(deferred_sync_from_another_thread),
         T(refuses_newer_schema),
         T(ingest_turn_writes_rows_once),
+        T(state_of_schema_2_survives_migration),
         T(ingest_creates_customer_identity_conversation),
         T(dedup_key_is_scoped_by_bot_and_channel),
         T(rollback_discards_and_cache_follows),
