@@ -153,7 +153,7 @@ static const setting settings[] = {
     INT(shutdown_grace_seconds, 10, 0, 3600, "PALABRE_SHUTDOWN_GRACE_SECONDS",
         "on SIGTERM, time left to finish work in progress"),
     BOOL(store_sync_full, true, "PALABRE_STORE_SYNC_FULL",
-         "fsync each commit of the store"),
+         "make each commit of the store durable (fdatasync) before acknowledging it"),
 };
 /* clang-format on */
 
