@@ -22,17 +22,6 @@
 
 #include "dialog/botdata.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
-
 static int make_dir(void **state)
 {
     char *dir = strdup("/tmp/palabre-botdata-XXXXXX");
@@ -608,13 +597,6 @@ static void parameter_values_are_inert(void **state)
     pal_botdata_close(data);
 }
 
-static double seconds_since(const struct timespec *start)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
-}
-
 enum { BIG_ROWS = 200000, LOOKUPS = 100000, THREADS = 4, THREAD_RUNS = 20000 };
 
 typedef struct lookup_job {
@@ -644,7 +626,10 @@ static void *lookup_thread(void *arg)
     return NULL;
 }
 
-static void loads_200000_rows_fast(void **state)
+/* A large file loads whole and answers look-ups from several threads. How fast is measured
+ * by benchmarks (BENCHMARKS.md: start to ready, bench/engine), not here: a timed assertion
+ * fails on a loaded machine and proves nothing on an idle one. */
+static void loads_200000_rows_and_answers(void **state)
 {
     const char *dir = *state;
     size_t cap = (size_t)BIG_ROWS * 80 + 64;
@@ -657,12 +642,7 @@ static void loads_200000_rows_fast(void **state)
     write_bytes(dir, "big.csv", text, len);
     free(text);
 
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
     pal_botdata *data = open_ok(dir);
-    double load = seconds_since(&start);
-    print_message("loaded %d rows (%.1f MB) in %.3f s\n", BIG_ROWS, (double)len / 1e6, load);
-    assert_true(load < (SANITIZED ? 8.0 : 1.0));
 
     pal_botdata_query *q = NULL;
     char err[256] = "";
@@ -670,9 +650,9 @@ static void loads_200000_rows_fast(void **state)
         pal_botdata_prepare(data, "SELECT nom FROM big WHERE id = :id", &q, err, sizeof(err)),
         PAL_OK);
     pal_arena *arena = pal_arena_new();
+    assert_string_equal(scalar(data, "SELECT count(*) FROM big", arena), "200000");
     const char *names[] = {"id"};
     char id[32];
-    clock_gettime(CLOCK_MONOTONIC, &start);
     for (int i = 0; i < LOOKUPS; i++) {
         snprintf(id, sizeof(id), "%d", (i * 7919) % BIG_ROWS);
         const char *values[] = {id};
@@ -681,14 +661,10 @@ static void loads_200000_rows_fast(void **state)
         assert_int_equal(rows.n_rows, 1);
         pal_arena_reset(arena);
     }
-    double lookups = seconds_since(&start);
-    print_message("%d look-ups by key in %.3f s (%.0f per second, one thread)\n", LOOKUPS, lookups,
-                  LOOKUPS / lookups);
 
     /* The same query from several threads at once. */
     pthread_t threads[THREADS];
     lookup_job jobs[THREADS];
-    clock_gettime(CLOCK_MONOTONIC, &start);
     for (int i = 0; i < THREADS; i++) {
         jobs[i] = (lookup_job){q, 0};
         assert_int_equal(pthread_create(&threads[i], NULL, lookup_thread, &jobs[i]), 0);
@@ -697,9 +673,6 @@ static void loads_200000_rows_fast(void **state)
         assert_int_equal(pthread_join(threads[i], NULL), 0);
         assert_int_equal(jobs[i].failures, 0);
     }
-    double parallel = seconds_since(&start);
-    print_message("%d threads x %d look-ups in %.3f s (%.0f per second)\n", THREADS, THREAD_RUNS,
-                  parallel, THREADS * THREAD_RUNS / parallel);
 
     /* A scan on a column without an index still answers. */
     const char *postcode[] = {"00037"};
@@ -853,7 +826,7 @@ int main(void)
         T(too_many_rows_is_a_limit),
         T(refuses_anything_but_one_select),
         T(parameter_values_are_inert),
-        T(loads_200000_rows_fast),
+        T(loads_200000_rows_and_answers),
         T(reports_files_in_name_order),
         T(loads_text_as_one_file),
     };
