@@ -159,25 +159,6 @@ void pal_channels__one_line(char *s)
 
 /* --- shaping replies -------------------------------------------------------- */
 
-void pal_channels__buf_add(pal_channels__buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->ptr = pal_xrealloc(b->ptr, cap);
-        b->cap = cap;
-    }
-    memcpy(b->ptr + b->len, s, n);
-    b->len += n;
-    b->ptr[b->len] = '\0';
-}
-
-void pal_channels__buf_adds(pal_channels__buf *b, const char *s)
-{
-    pal_channels__buf_add(b, s, strlen(s));
-}
-
 json_t *pal_channels__labels(const pal_delivery_item *item)
 {
     json_t *labels = json_array();
@@ -199,13 +180,13 @@ json_t *pal_channels__labels(const pal_delivery_item *item)
 char *pal_channels__join_labels(const char *text, const json_t *labels, const char *first,
                                 const char *between)
 {
-    pal_channels__buf b = {0};
-    pal_channels__buf_adds(&b, text);
+    pal_jsonw b = {0};
+    pal_jsonw_lit(&b, text);
     for (size_t i = 0; i < json_array_size(labels); i++) {
-        pal_channels__buf_adds(&b, i ? between : first);
-        pal_channels__buf_adds(&b, json_string_value(json_array_get(labels, i)));
+        pal_jsonw_lit(&b, i ? between : first);
+        pal_jsonw_lit(&b, json_string_value(json_array_get(labels, i)));
     }
-    return b.ptr ? b.ptr : pal_xstrdup("");
+    return pal_jsonw_take(&b);
 }
 
 char *pal_channels__text_with_labels(const char *text, const json_t *labels, size_t max_buttons)

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/jsonw.h"
 #include "channels/channel.h"
 
 enum {
@@ -104,17 +105,7 @@ void pal_channels__one_line(char *s);
 
 /* --- shaping replies -------------------------------------------------------- */
 
-/* A growable byte string, always NUL-terminated once written to; ptr is
- * the owner's (free). Memory use is bounded by its callers' limits. */
-typedef struct pal_channels__buf {
-    char *ptr;
-    size_t len, cap;
-} pal_channels__buf;
-
-/* Appends s[0..n) (borrowed) to b. */
-void pal_channels__buf_add(pal_channels__buf *b, const char *s, size_t n);
-/* Appends the string s (borrowed) to b. */
-void pal_channels__buf_adds(pal_channels__buf *b, const char *s);
+/* Growable text: pal_jsonw (base/jsonw.h), its raw and lit appends. */
 
 /* The labels of item->quick_replies_json (a JSON array of strings), kept
  * only when they are non-empty strings. The result is the caller's

@@ -197,7 +197,7 @@ static bool tw_verify(const pal_channel_settings *settings, const pal_channel_re
     char expected[32];
     const tw_param *sorted[TW_PARAMS_MAX];
     tw_form form = {0};
-    pal_channels__buf data = {0};
+    pal_jsonw data = {0};
     bool ok = false;
 
     if (!token || !given || !request->url)
@@ -210,15 +210,15 @@ static bool tw_verify(const pal_channel_settings *settings, const pal_channel_re
     for (size_t i = 0; i < form.n; i++)
         sorted[i] = &form.items[i];
     qsort(sorted, form.n, sizeof(sorted[0]), param_cmp);
-    pal_channels__buf_adds(&data, request->url);
+    pal_jsonw_lit(&data, request->url);
     for (size_t i = 0; i < form.n; i++) {
-        pal_channels__buf_add(&data, sorted[i]->name, sorted[i]->name_len);
-        pal_channels__buf_add(&data, sorted[i]->value, sorted[i]->value_len);
+        pal_jsonw_raw(&data, sorted[i]->name, sorted[i]->name_len);
+        pal_jsonw_raw(&data, sorted[i]->value, sorted[i]->value_len);
     }
-    if (pal_hmac_sha1(token, strlen(token), data.ptr, data.len, mac) &&
+    if (pal_hmac_sha1(token, strlen(token), data.data, data.len, mac) &&
         pal_base64(mac, sizeof(mac), expected, sizeof(expected)))
         ok = pal_equal_consttime(given, strlen(given), expected, strlen(expected));
-    free(data.ptr);
+    free(data.data);
     form_free(&form);
     return ok;
 }
@@ -338,17 +338,16 @@ static void tw_error_text(const pal_channels__response *h, char *out, size_t cap
 }
 
 /* name=<escaped value> appended to form, with '&' before all but the first. */
-static bool form_add(CURL *curl, pal_channels__buf *form, const char *name, const char *value,
-                     size_t len)
+static bool form_add(CURL *curl, pal_jsonw *form, const char *name, const char *value, size_t len)
 {
     char *escaped = curl_easy_escape(curl, value, (int)len);
     if (!escaped)
         return false;
     if (form->len)
-        pal_channels__buf_adds(form, "&");
-    pal_channels__buf_adds(form, name);
-    pal_channels__buf_adds(form, "=");
-    pal_channels__buf_adds(form, escaped);
+        pal_jsonw_lit(form, "&");
+    pal_jsonw_lit(form, name);
+    pal_jsonw_lit(form, "=");
+    pal_jsonw_lit(form, escaped);
     curl_free(escaped);
     return true;
 }
@@ -407,7 +406,7 @@ static void tw_send(void *ctx, void *curl, const pal_delivery_item *item, pal_se
              sid);
 
     for (size_t k = 0; k < n_parts; k++) {
-        pal_channels__buf form = {0};
+        pal_jsonw form = {0};
         pal_channels__response h = {0};
         bool done =
             form_add(curl, &form, "To", to, strlen(to)) &&
@@ -421,13 +420,13 @@ static void tw_send(void *ctx, void *curl, const pal_delivery_item *item, pal_se
                                        .content_type = "application/x-www-form-urlencoded",
                                        .user = sid,
                                        .password = token,
-                                       .body = form.ptr};
+                                       .body = form.data};
             done = pal_channels__post_request(curl, &post, &h);
             if (!done)
                 /* curl's generic message: never the URL or the credentials. */
                 snprintf(result->error, sizeof(result->error), "Twilio API: %s", h.error);
         }
-        free(form.ptr);
+        free(form.data);
         result->outcome = done ? pal_channels__outcome(h.status) : PAL_SEND_RETRY;
         if (result->outcome == PAL_SEND_OK) {
             pal_channels__platform_id(&h, "sid", result);
