@@ -154,8 +154,8 @@ static const char *const migrations[] = {
      * (meta) is its latest message's that has one, or its row's (written at its creation,
      * and by older versions). Its updated_at is its latest message's time when that is
      * later. The row still changes with the mode and the language. */
-    "ALTER TABLE messages ADD COLUMN state TEXT;\n"
-    "ALTER TABLE messages ADD COLUMN meta TEXT;\n",
+    ("ALTER TABLE messages ADD COLUMN state TEXT;\n"
+     "ALTER TABLE messages ADD COLUMN meta TEXT;\n"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
