@@ -146,6 +146,7 @@ struct pal_pipeline {
     pal_watch *watches;
     atomic_int n_watches;
     int64_t last_heartbeat;
+    bool stopped; /* pal_pipeline_stop() ran (the main thread's) */
     /* writer statistics, logged at stop */
     int64_t transactions, jobs_written;
     /* the syncer (syncer_main): the committed batch it is to make durable */
@@ -1462,11 +1463,16 @@ bool pal_pipeline_ready(const pal_pipeline *pipeline)
 
 pal_err pal_pipeline_submit(pal_pipeline *pipeline, const pal_submission *submission)
 {
-    if (!atomic_load(&pipeline->accepting))
-        return PAL_ERR_STATE;
+    /* Counted before accepting is read (both sequentially consistent): either this sees
+     * pal_pipeline_stop()'s accepting = false, or the stop sees this message in flight and
+     * waits for it. The other order let a message slip in after the stop stopped waiting. */
     if (atomic_fetch_add(&pipeline->in_flight, 1) >= pipeline->options.queue_limit) {
         atomic_fetch_sub(&pipeline->in_flight, 1);
         return PAL_ERR_LIMIT;
+    }
+    if (!atomic_load(&pipeline->accepting)) {
+        atomic_fetch_sub(&pipeline->in_flight, 1);
+        return PAL_ERR_STATE;
     }
     job *j = job_new(submission, now_ms());
     j->in.bot = bot_name(pipeline, submission->bot_index);
@@ -1478,11 +1484,14 @@ pal_err pal_pipeline_submit(pal_pipeline *pipeline, const pal_submission *submis
 
 pal_err pal_pipeline_receipt(pal_pipeline *pipeline, const pal_receipt *receipt)
 {
-    if (!atomic_load(&pipeline->accepting))
-        return PAL_ERR_STATE;
+    /* counted, then accepting read: as in pal_pipeline_submit() */
     if (atomic_fetch_add(&pipeline->in_flight, 1) >= pipeline->options.queue_limit) {
         atomic_fetch_sub(&pipeline->in_flight, 1);
         return PAL_ERR_LIMIT;
+    }
+    if (!atomic_load(&pipeline->accepting)) {
+        atomic_fetch_sub(&pipeline->in_flight, 1);
+        return PAL_ERR_STATE;
     }
     /* the receipt's strings ride in the block a message's would */
     pal_submission s = {
@@ -1507,9 +1516,10 @@ pal_err pal_pipeline_receipt(pal_pipeline *pipeline, const pal_receipt *receipt)
 
 void pal_pipeline_stop(pal_pipeline *pipeline, int64_t deadline_ms)
 {
-    if (!pipeline)
+    if (!pipeline || pipeline->stopped)
         return;
     pal_pipeline *p = pipeline;
+    p->stopped = true;
     atomic_store(&p->accepting, false);
     atomic_store(&p->ready, false);
     /* let accepted messages be processed and recorded */
@@ -1541,13 +1551,15 @@ void pal_pipeline_stop(pal_pipeline *pipeline, int64_t deadline_ms)
             p->transactions ? (double)p->jobs_written / (double)p->transactions : 0.0);
     for (int i = 0; i < p->n_workers; i++) {
         worker *w = &p->workers[i];
-        /* messages still queued (deadline passed) stay "received" in the
-         * store and are processed at the next start; their waiters are told */
+        /* Messages still queued (deadline passed): a stored one stays "received" and is
+         * processed at the next start, and only a waiter for its processing is told; one
+         * never stored was never acknowledged, and its sender is told it failed (left
+         * waiting, its connection would stay suspended past the HTTP server's stop). */
         pal_qitem *left = pal_queue_pop(&w->inbox, SIZE_MAX, 0, NULL);
         while (left) {
             pal_qitem *next = left->next;
             job *j = (job *)left;
-            if (j->want_processed)
+            if (j->want_processed || !j->ingested)
                 progress(j, PAL_PROGRESS_FAILED);
             job_done(p, j);
             left = next;
@@ -1562,12 +1574,21 @@ void pal_pipeline_stop(pal_pipeline *pipeline, int64_t deadline_ms)
         pal_queue_destroy(&w->inbox);
     }
     free(p->workers);
+    p->workers = NULL;
+}
+
+void pal_pipeline_free(pal_pipeline *pipeline)
+{
+    if (!pipeline)
+        return;
+    pal_pipeline *p = pipeline;
+    pal_pipeline_stop(p, now_ms());
     pal_queue_destroy(&p->writer_inbox);
+    while (p->watches)
+        pal_pipeline_unwatch(p, p->watches);
     pthread_mutex_destroy(&p->watch_mutex);
     pthread_mutex_destroy(&p->sync_mutex);
     pthread_cond_destroy(&p->sync_cond);
     pthread_mutex_destroy(&p->deliver_mutex);
-    while (p->watches)
-        pal_pipeline_unwatch(p, p->watches);
     free(p);
 }

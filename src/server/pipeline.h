@@ -67,16 +67,22 @@ typedef struct pal_pipeline_options {
 
 /* Starts the writer, engine and delivery threads on store (borrowed; the
  * pipeline owns its writer until pal_pipeline_stop) and recovers pending
- * work. On PAL_OK *out is the caller's: stop and free it with
- * pal_pipeline_stop(). */
+ * work. On PAL_OK *out is the caller's: stop it with pal_pipeline_stop()
+ * and free it with pal_pipeline_free(). */
 pal_err pal_pipeline_start(pal_store *store, const pal_pipeline_bot *bots, size_t n_bots,
                            const pal_pipeline_options *options, pal_pipeline **out);
 
 /* Refuses new submissions, lets every accepted message be processed and
  * recorded, delivers what is due until deadline_ms (ms since the epoch),
- * stops every thread and frees the pipeline. Pending outbox rows stay in the
- * store for the next start. NULL is a no-op. */
+ * and stops every thread. Pending outbox rows stay in the store for the next
+ * start. The pipeline stays valid: HTTP threads still answering requests of
+ * open connections get PAL_ERR_STATE from pal_pipeline_submit() and
+ * pal_pipeline_receipt(). NULL, or a second call, is a no-op. */
 void pal_pipeline_stop(pal_pipeline *pipeline, int64_t deadline_ms);
+
+/* Stops it (at once) if still running and frees it, once nothing can call
+ * it any more (the HTTP server is stopped). NULL is a no-op. */
+void pal_pipeline_free(pal_pipeline *pipeline);
 
 /* True once recovery is done and until stopping starts (/readyz). */
 bool pal_pipeline_ready(const pal_pipeline *pipeline);

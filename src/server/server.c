@@ -203,14 +203,17 @@ int pal_server_run(const pal_config *c)
     pal_http__quiesce(daemon);
     pal_http__close_streams(&s);
     pal_pipeline_stop(s.pipeline, pal_http_now_ms() + (int64_t)c->shutdown_grace_seconds * 1000);
-    s.pipeline = NULL;
     rc = 0;
 out:
     if (daemon)
         pal_http__close_streams(&s);
     pal_pipeline_stop(s.pipeline, pal_http_now_ms());
+    /* Kept-alive connections may still bring requests until the HTTP server stops: they
+     * find the pipeline stopped (503), not freed. */
     if (daemon)
         pal_http__stop(daemon);
+    pal_pipeline_free(s.pipeline);
+    s.pipeline = NULL;
     close_readers(&s);
     pal_store_close(s.store);
     pal_ratelimit_free(s.customer_limit);
