@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "cli/cli.h"
+#include "store/pcache.h"
 
 int main(int argc, char **argv)
 {
@@ -15,6 +16,9 @@ int main(int argc, char **argv)
      * SQLite's memory statistics take one global lock on every allocation,
      * which serialises bot look-ups across cores; palabre does not use them. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    /* SQLite's page cache without its scan of the whole cache at every commit; should
+     * SQLite refuse, its own cache stays (correct, slower). */
+    (void)pal_store_pcache_install();
     /* Large blocks straight from the kernel, always: glibc otherwise raises this
      * threshold after the first large free (loading a bot frees several MB), and
      * the server's big zeroed tables (the rate limiters' slots, sized for a

@@ -86,7 +86,8 @@ static int open_store(const pal_config *c, pal_server *s)
         fprintf(stderr, "palabre serve: data_dir is too long\n");
         return 1;
     }
-    pal_store_options options = {.sync_full = c->store_sync_full, .sync_deferred = true};
+    pal_store_options options = {
+        .sync_full = c->store_sync_full, .sync_deferred = true, .checkpoint_deferred = true};
     if (pal_store_open(path, &options, &s->store, errbuf, sizeof(errbuf)) != PAL_OK) {
         fprintf(stderr, "palabre serve: %s\n", errbuf);
         return 1;

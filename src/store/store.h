@@ -46,10 +46,14 @@ typedef struct pal_store pal_store;               /* opaque: the writer */
 typedef struct pal_store_reader pal_store_reader; /* opaque: one reader */
 
 typedef struct pal_store_options {
-    bool sync_full;     /* commits survive power loss; else a crash of the process only */
-    bool sync_deferred; /* with sync_full: a commit is made durable by pal_store_sync(),
-                           not by pal_store_commit() (so that the writer can fill the next
-                           transaction while the disk works) */
+    bool sync_full;           /* commits survive power loss; else a crash of the process only */
+    bool sync_deferred;       /* with sync_full: a commit is made durable by pal_store_sync(),
+                                 not by pal_store_commit() (so that the writer can fill the next
+                                 transaction while the disk works) */
+    bool checkpoint_deferred; /* the write-ahead log is copied into the database by
+                                 pal_store_checkpoint() on another thread, not inside the
+                                 commit that finds it long (which then holds the writer up
+                                 for the whole copy and its fsyncs, ~15 ms) */
 } pal_store_options;
 
 /* Opens (creating it and its directory's database when missing) the store at
@@ -80,6 +84,19 @@ void pal_store_rollback(pal_store *store);
  * Errors: PAL_ERR_IO (the disk refused: what was committed may be lost on
  * power failure; treat the store as broken). */
 pal_err pal_store_sync(pal_store *store);
+
+/* With checkpoint_deferred: whether the write-ahead log has grown long enough that
+ * pal_store_checkpoint() has work to do. Any thread; cheap (two atomic reads). */
+bool pal_store_checkpoint_due(const pal_store *store);
+
+/* With checkpoint_deferred and when due: copies the write-ahead log into the database
+ * (syncing the log before and the database after), on a connection of its own, while the
+ * writer goes on; the writer then copies what it committed meanwhile (little) at its next
+ * commit, after which the log starts again from its beginning. Otherwise does nothing. Runs
+ * on one thread at a time, besides the writer's and pal_store_sync()'s. Errors: PAL_ERR_IO
+ * (the log could not be copied; it keeps growing and the writer copies it itself past a
+ * limit). */
+pal_err pal_store_checkpoint(pal_store *store);
 
 /* A message from a customer, as a channel adapter parsed it. Borrowed. */
 typedef struct pal_inbound {

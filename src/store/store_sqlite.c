@@ -168,6 +168,15 @@ enum {
      * p99 stays near 10 ms (bench/http). A checkpoint thread of its own was tried and was
      * worse: its fsyncs of the database file compete with the WAL's on the same disk. */
     WAL_AUTOCHECKPOINT_PAGES = 3000,
+    /* With checkpoint_deferred: the checkpointer's copy took the WAL up to some frame while
+     * the writer went on committing; the writer copies the rest itself, at its next commit,
+     * when there is at most this much (a few ms of messages; more → another pass), so that
+     * the WAL is wholly copied and starts again from its beginning (SQLite restarts it only
+     * then). */
+    WAL_TAIL_PAGES = 1000,
+    /* ... and past this length the writer checkpoints itself, as without the option: the
+     * checkpointer is behind or failing, and a long WAL slows every read. */
+    WAL_WRITER_LIMIT_PAGES = 4 * WAL_AUTOCHECKPOINT_PAGES,
     /* Per-connection page caches, in KiB (negative cache_size). The writer's holds the hot
      * conversations, identities and index pages of a busy server. */
     WRITER_CACHE_KIB = 64 * 1024,
@@ -580,14 +589,23 @@ static void cache_rollback(identity_cache *cache)
 
 struct pal_store {
     sqlite3 *db;
-    char *path;          /* of the database file; readers open it too */
-    bool in_transaction; /* between pal_store_begin and commit/rollback */
-    bool sync_by_caller; /* sync_full with sync_deferred: pal_store_sync() fsyncs */
-    int wal_fd;          /* the WAL, opened by pal_store_sync() at its first call; -1 */
+    char *path;                   /* of the database file; readers open it too */
+    bool in_transaction;          /* between pal_store_begin and commit/rollback */
+    bool sync_by_caller;          /* sync_full with sync_deferred: pal_store_sync() fsyncs */
+    int wal_fd;                   /* the WAL, opened by pal_store_sync() at its first call; -1 */
+    bool checkpoint_by_caller;    /* checkpoint_deferred: pal_store_checkpoint() checkpoints */
+    sqlite3 *checkpoint_db;       /* its connection, opened at its first pass; or NULL */
+    atomic_int wal_frames;        /* frames in the WAL after the writer's last commit */
+    atomic_int checkpoint_state;  /* enum checkpoint_state */
+    atomic_int checkpoint_copied; /* CHECKPOINT_COPIED: the WAL's frames copied by that pass */
     atomic_int n_readers;
     identity_cache cache;
     sqlite3_stmt *stmt[W_COUNT];
 };
+
+/* The deferred checkpoint's passes. Only pal_store_checkpoint() moves IDLE → RUNNING →
+ * COPIED (or back to IDLE when it could not copy), only the writer's commit COPIED → IDLE. */
+enum checkpoint_state { CHECKPOINT_IDLE, CHECKPOINT_RUNNING, CHECKPOINT_COPIED };
 
 struct pal_store_reader {
     pal_store *store;
@@ -856,9 +874,36 @@ static int prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **stmt,
     return SQLITE_OK;
 }
 
-/* Sets the WAL journal mode and the writer's pragmas. */
-static int configure_writer(sqlite3 *db, bool sync_full)
+/* The writer's commit hook with checkpoint_deferred (it replaces SQLite's autocheckpoint,
+ * itself such a hook): notes the WAL's length for pal_store_checkpoint_due(), and copies the
+ * WAL itself when the checkpointer's pass left only a short tail (the WAL then restarts at the
+ * next transaction), or when the WAL is over its limit. A checkpoint refused as busy (the
+ * checkpointer's pass runs) is simply left for later. */
+static int after_wal_commit(void *arg, sqlite3 *db, const char *schema, int frames)
 {
+    pal_store *store = arg;
+    atomic_store(&store->wal_frames, frames);
+    int state = atomic_load(&store->checkpoint_state);
+    int copied = atomic_load(&store->checkpoint_copied);
+    bool tail = state == CHECKPOINT_COPIED && frames >= copied && frames - copied <= WAL_TAIL_PAGES;
+    if (tail || frames >= WAL_WRITER_LIMIT_PAGES) {
+        int log = 0, ckpt = 0;
+        int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt);
+        if (rc == SQLITE_OK && ckpt == log) /* all copied: the next transaction restarts it */
+            atomic_store(&store->wal_frames, 0);
+        else if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            pal_log(PAL_LOG_ERR, "store", "checkpoint of %s by the writer: SQLite: %s", store->path,
+                    sqlite3_errmsg(db));
+    }
+    if (state == CHECKPOINT_COPIED)
+        atomic_store(&store->checkpoint_state, CHECKPOINT_IDLE);
+    return SQLITE_OK;
+}
+
+/* Sets the WAL journal mode and the writer's pragmas. */
+static int configure_writer(pal_store *store, bool sync_full)
+{
+    sqlite3 *db = store->db;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
     if (rc != SQLITE_OK)
@@ -887,7 +932,9 @@ static int configure_writer(sqlite3 *db, bool sync_full)
     rc = exec(db, "PRAGMA journal_size_limit = " JOURNAL_SIZE_LIMIT_BYTES);
     if (rc != SQLITE_OK)
         goto out;
-    if (sqlite3_wal_autocheckpoint(db, WAL_AUTOCHECKPOINT_PAGES) != SQLITE_OK) {
+    if (store->checkpoint_by_caller)
+        (void)sqlite3_wal_hook(db, after_wal_commit, store); /* returns the previous hook */
+    else if (sqlite3_wal_autocheckpoint(db, WAL_AUTOCHECKPOINT_PAGES) != SQLITE_OK) {
         rc = SQLITE_INTERNAL;
         goto out;
     }
@@ -980,14 +1027,18 @@ pal_err pal_store_open(const char *path, const pal_store_options *options, pal_s
     store->path = pal_xstrdup(path);
     store->wal_fd = -1;
     store->sync_by_caller = options && options->sync_full && options->sync_deferred;
+    store->checkpoint_by_caller = options && options->checkpoint_deferred;
     atomic_init(&store->n_readers, 0);
+    atomic_init(&store->wal_frames, 0);
+    atomic_init(&store->checkpoint_state, CHECKPOINT_IDLE);
+    atomic_init(&store->checkpoint_copied, 0);
     /* FULLMUTEX although the writer is for one thread at a time (store.h): should a caller
      * break that rule, SQLite serialises the calls instead of corrupting its own memory (and
      * perhaps the file). Costs about 4% of a message's instructions. */
     rc = sqlite3_open_v2(path, &store->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc == SQLITE_OK)
-        rc = configure_writer(store->db, options && options->sync_full && !store->sync_by_caller);
+        rc = configure_writer(store, options && options->sync_full && !store->sync_by_caller);
     if (rc != SQLITE_OK) {
         pal_err_format(why, sizeof(why), "%s: SQLite: %s", path,
                        store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
@@ -1032,6 +1083,10 @@ void pal_store_close(pal_store *store)
     finalize_all(store->stmt, W_COUNT);
     if (store->wal_fd >= 0)
         close(store->wal_fd);
+    /* Before the writer's, whose close is then the last and checkpoints the WAL away. */
+    if (sqlite3_close(store->checkpoint_db) != SQLITE_OK)
+        pal_log(PAL_LOG_ERR, "store", "close %s (checkpointer): SQLite: %s", store->path,
+                sqlite3_errmsg(store->checkpoint_db));
     if (sqlite3_close(store->db) != SQLITE_OK)
         pal_log(PAL_LOG_ERR, "store", "close %s: SQLite: %s", store->path,
                 sqlite3_errmsg(store->db));
@@ -1137,6 +1192,76 @@ pal_err pal_store_sync(pal_store *store)
         return PAL_ERR_IO;
     }
     return PAL_OK;
+}
+
+bool pal_store_checkpoint_due(const pal_store *store)
+{
+    return store && store->checkpoint_by_caller &&
+           atomic_load(&store->checkpoint_state) == CHECKPOINT_IDLE &&
+           atomic_load(&store->wal_frames) >= WAL_AUTOCHECKPOINT_PAGES;
+}
+
+/* The checkpointer's own connection: copying needs no page cache of note. */
+static int open_checkpoint_db(pal_store *store)
+{
+    int rc = sqlite3_open_v2(store->path, &store->checkpoint_db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        rc = exec(store->checkpoint_db, "PRAGMA cache_size = 16");
+    /* NORMAL (or FULL, the same here): sync the WAL before copying it, the database after */
+    if (rc == SQLITE_OK)
+        rc = exec(store->checkpoint_db, "PRAGMA synchronous = NORMAL");
+    if (rc != SQLITE_OK) {
+        pal_log(PAL_LOG_ERR, "store", "cannot open %s to checkpoint it: SQLite: %s", store->path,
+                store->checkpoint_db ? sqlite3_errmsg(store->checkpoint_db) : sqlite3_errstr(rc));
+        (void)sqlite3_close(store->checkpoint_db);
+        store->checkpoint_db = NULL;
+    }
+    return rc;
+}
+
+/* SQLite syncs the database file only at the end of a checkpoint that copied the whole WAL
+ * (before the WAL may be overwritten), which the checkpointer's pass cannot be while the
+ * writer commits: that fsync would fall to the writer's short pass, with all the pages this
+ * pass wrote to flush (~9 ms here). Flushing them now leaves it little. */
+static int sync_database_file(sqlite3 *db)
+{
+    sqlite3_file *file = NULL;
+    int rc = sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file);
+    if (rc == SQLITE_OK && (!file || !file->pMethods))
+        rc = SQLITE_MISUSE;
+    if (rc == SQLITE_OK)
+        rc = file->pMethods->xSync(file, SQLITE_SYNC_NORMAL);
+    return rc;
+}
+
+pal_err pal_store_checkpoint(pal_store *store)
+{
+    if (!store)
+        return PAL_ERR_STATE;
+    if (!pal_store_checkpoint_due(store))
+        return PAL_OK;
+    if (!store->checkpoint_db && open_checkpoint_db(store) != SQLITE_OK)
+        return PAL_ERR_IO;
+    int expected = CHECKPOINT_IDLE;
+    if (!atomic_compare_exchange_strong(&store->checkpoint_state, &expected, CHECKPOINT_RUNNING))
+        return PAL_OK;
+    int frames = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(store->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                       &frames, &copied);
+    if (rc == SQLITE_OK && copied > 0)
+        rc = sync_database_file(store->checkpoint_db);
+    if (rc == SQLITE_OK && copied > 0) {
+        atomic_store(&store->checkpoint_copied, copied);
+        atomic_store(&store->checkpoint_state, CHECKPOINT_COPIED);
+        return PAL_OK;
+    }
+    atomic_store(&store->checkpoint_state, CHECKPOINT_IDLE);
+    if (rc == SQLITE_OK || rc == SQLITE_BUSY) /* nothing to copy, or the writer's pass runs */
+        return PAL_OK;
+    pal_log(PAL_LOG_ERR, "store", "checkpoint of %s: SQLite: %s", store->path,
+            sqlite3_errmsg(store->checkpoint_db));
+    return PAL_ERR_IO;
 }
 
 void pal_store_rollback(pal_store *store)
