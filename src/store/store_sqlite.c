@@ -162,11 +162,13 @@ static const char *const migrations[] = {
 
 enum {
     BUSY_TIMEOUT_MS = 5000,
-    /* Pages of WAL before the committing writer checkpoints (8 KiB pages: 12 MiB). The
-     * checkpoint runs inside that commit and every message behind it waits: at 40 MiB the
-     * wait reached a second under load (p99 over 900 ms at 5,000 messages/s); at 12 MiB
-     * p99 stays near 10 ms (bench/http). A checkpoint thread of its own was tried and was
-     * worse: its fsyncs of the database file compete with the WAL's on the same disk. */
+    /* Pages of WAL (4 KiB pages: 12 MiB) before it is copied into the database: by the
+     * committing writer (SQLite's autocheckpoint), or with checkpoint_deferred by
+     * pal_store_checkpoint() on another thread. Inside the writer's commit every message
+     * behind it waits: at 40 MiB the wait reached a second under load (p99 over 900 ms at
+     * 5,000 messages/s), at 12 MiB ~15 ms every ~100 ms at full load. A checkpoint thread
+     * tried when the writer still fsynced every commit itself was worse (its fsyncs of the
+     * database delayed the writer's); with the syncer, it halves p99 (bench/http). */
     WAL_AUTOCHECKPOINT_PAGES = 3000,
     /* With checkpoint_deferred: the checkpointer's copy took the WAL up to some frame while
      * the writer went on committing; the writer copies the rest itself, at its next commit,
