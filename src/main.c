@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "store/pcache.h"
+#include "store/walbuf.h"
 
 int main(int argc, char **argv)
 {
@@ -19,6 +20,9 @@ int main(int argc, char **argv)
     /* SQLite's page cache without its scan of the whole cache at every commit; should
      * SQLite refuse, its own cache stays (correct, slower). */
     (void)pal_store_pcache_install();
+    /* The store's WAL written once per commit (after the settings: this starts SQLite);
+     * should SQLite refuse, the store writes through the default VFS. */
+    (void)pal_store_walbuf_install();
     /* Large blocks straight from the kernel, always: glibc otherwise raises this
      * threshold after the first large free (loading a bot frees several MB), and
      * the server's big zeroed tables (the rate limiters' slots, sized for a

@@ -28,6 +28,7 @@
  * Assumes SQLite ≥ 3.30 (UPSERT, FILTER) built thread-safe.
  */
 #include "store/store.h"
+#include "store/walbuf.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -1037,8 +1038,10 @@ pal_err pal_store_open(const char *path, const pal_store_options *options, pal_s
     /* FULLMUTEX although the writer is for one thread at a time (store.h): should a caller
      * break that rule, SQLite serialises the calls instead of corrupting its own memory (and
      * perhaps the file). Costs about 4% of a message's instructions. */
+    /* The WAL's writes gathered into one per commit when main installed that VFS. */
     rc = sqlite3_open_v2(path, &store->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                         sqlite3_vfs_find(PAL_STORE_WALBUF_VFS) ? PAL_STORE_WALBUF_VFS : NULL);
     if (rc == SQLITE_OK)
         rc = configure_writer(store, options && options->sync_full && !store->sync_by_caller);
     if (rc != SQLITE_OK) {

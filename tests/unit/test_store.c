@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "store/pcache.h"
 #include "store/store.h"
+#include "store/walbuf.h"
 
 #define T0 INT64_C(1700000000000) /* 2023-11-14T22:13:20.000Z */
 
@@ -1492,7 +1493,7 @@ int main(void)
     /* The errors these tests provoke on purpose would be logged; keep the output cmocka's. */
     pal_log_set_level(PAL_LOG_OFF);
     /* As palabre's main does, so that the store is tested with the cache it runs with. */
-    if (!pal_store_pcache_install())
+    if (!pal_store_pcache_install() || !pal_store_walbuf_install())
         return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
