@@ -687,13 +687,14 @@ static void *checkpointer_main(void *arg)
     return NULL;
 }
 
-/* Commits the open transaction and hands its jobs to the syncer. */
-static void txn_commit(pal_pipeline *p, txn_jobs *t)
+/* Commits the open transaction and hands its jobs to the syncer: true. False when the
+ * commit failed (its jobs are told so; the syncer was given nothing, so stays free). */
+static bool txn_commit(pal_pipeline *p, txn_jobs *t)
 {
     pal_err err = pal_store_commit(p->store);
     if (err) {
         txn_failed(p, t, err);
-        return;
+        return false;
     }
     p->transactions++;
     p->jobs_written += (int64_t)t->n;
@@ -702,6 +703,7 @@ static void txn_commit(pal_pipeline *p, txn_jobs *t)
     pthread_cond_signal(&p->sync_cond);
     pthread_mutex_unlock(&p->sync_mutex);
     *t = (txn_jobs){0};
+    return true;
 }
 
 static void *writer_main(void *arg)
@@ -721,10 +723,8 @@ static void *writer_main(void *arg)
                 txn_add(p, &open, (job *)batch);
             batch = next;
         }
-        if (open.n > 0 && !syncing) {
-            txn_commit(p, &open);
-            syncing = true;
-        }
+        if (open.n > 0 && !syncing)
+            syncing = txn_commit(p, &open);
         int64_t now = now_ms();
         if (now - p->last_heartbeat >= HEARTBEAT_MS) {
             p->last_heartbeat = now;

@@ -48,6 +48,7 @@ class PalabreServer:
         self.port = port or free_port()
         self.proc = None
         self.log = self.data_dir.parent / f"palabre-{self.port}.log"
+        self.preexec = None  # run in the child before exec (resource limits)
 
     @property
     def url(self):
@@ -62,7 +63,7 @@ class PalabreServer:
         env = dict(os.environ, PALABRE_API_TOKEN=TOKEN, **self.env)
         self.logfile = open(self.log, "ab")
         self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.logfile,
-                                     stderr=self.logfile)
+                                     stderr=self.logfile, preexec_fn=self.preexec)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -24,7 +24,9 @@ import collections
 import http.client
 import json
 import re
+import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -856,3 +858,48 @@ def test_sigterm_during_burst_processes_every_acknowledged_message(launch):
     # and the next start has nothing left to do
     s.start()
     wait_store_quiet(s, timeout=10)
+
+
+def _file_size_limit(nbytes):
+    def apply():  # in the child, before exec: a refused write, not a killed process
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, nbytes))
+    return apply
+
+
+def test_a_store_that_refuses_writes_fails_messages_and_stops_promptly(launch):
+    """The disk refuses to let the store grow (a file size limit, as a full disk would):
+    each message whose batch cannot be stored is answered 503 store_unavailable and stored
+    nowhere, the server goes on answering, and SIGTERM stops it at once. (A failed commit
+    used to leave the writer waiting for a sync that never came: every later message hung,
+    and so did the stop.) Restarted without the limit, the store holds exactly the
+    messages answered 200, each processed once."""
+    s = launch(start=False)
+    s.preexec = _file_size_limit(1 << 20)
+    s.start()
+    answered, refused = [], []
+    for i in range(1000):
+        r = s.say("stade", f"c{i}", "Bonjour, je voudrais commander deux Heineken")
+        if r.status == 200:
+            answered.append(f"c{i}")
+        else:
+            assert r.status == 503, (r.status, r.body)
+            assert r.json()["error"]["code"] == "store_unavailable"
+            refused.append(f"c{i}")
+            if len(refused) >= 5:
+                break
+    assert answered and len(refused) == 5, (len(answered), len(refused))
+    assert s.get("/healthz").status == 200
+    started = time.time()
+    assert s.stop(timeout=20) is not None
+    assert time.time() - started < 10
+
+    again = launch(data=s.data_dir.name)
+    for customer in answered:
+        assert again.count("SELECT count(*) FROM messages m JOIN identities i "
+                           "ON i.id = m.identity_id WHERE i.external_id = ? AND "
+                           "m.direction = 'in' AND m.status = 'processed'", customer) == 1
+    for customer in refused:
+        assert again.count("SELECT count(*) FROM identities WHERE external_id = ?",
+                           customer) == 0
+    assert again.stop() == 0
