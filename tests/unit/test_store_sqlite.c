@@ -1,12 +1,21 @@
 /*
- * test_store_walbuf.c — the VFS that gathers a commit's WAL writes (store/walbuf.h): every
- * commit is on disk, whole, when SQLite says it is committed, and nothing more.
+ * test_store_sqlite.c — what palabre puts between the store and SQLite, exactly right.
  *
- * Transactions of every size (one row; hundreds of KiB, across the default VFS's 128 KiB
- * write limit; past the 1 MiB gathering limit), rollbacks, savepoints, checkpoints and WAL
- * restarts, each checked at once by readers on the default VFS (which read the WAL file, not
- * the writer's memory); then processes killed with uncommitted frames in flight and right
- * after a commit, whose files must hold every commit and only those.
+ * The page-cache wrapper (store/pcache.h): random index inserts over many transactions
+ * (B-tree balancing swaps pages, the case the wrapper is for), rollbacks and deletes that free
+ * pages, a VACUUM that shrinks the file, another connection's changes, all checked against a
+ * model, by a reader that stays open, against a fresh connection (which has no cached pages
+ * to be wrong with) and with SQLite's integrity check.
+ *
+ * The VFS that gathers a commit's WAL writes (store/walbuf.h): every commit is on disk, whole,
+ * when SQLite says it is committed, and nothing more. Transactions of every size (one row;
+ * hundreds of KiB, across the default VFS's 128 KiB write limit; past the 1 MiB gathering
+ * limit), rollbacks, savepoints, checkpoints and WAL restarts, each checked at once by readers
+ * on the default VFS (which read the WAL file, not the writer's memory); pages spilled to the
+ * WAL and read back; processes killed with uncommitted frames in flight and right after a
+ * commit, whose files must hold every commit and only those.
+ *
+ * main installs both, as palabre's main does.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "store/pcache.h"
 #include "store/walbuf.h"
 
 typedef struct fixture {
@@ -33,7 +43,7 @@ static int make_dir(void **state)
     fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/palabre-walbuf-XXXXXX");
+    snprintf(f->dir, sizeof(f->dir), "/tmp/palabre-sqlite-XXXXXX");
     if (!mkdtemp(f->dir)) {
         free(f);
         return -1;
@@ -82,6 +92,90 @@ static void check_ok(sqlite3 *db)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
     sqlite3_finalize(st);
+}
+
+/* What the page-cache test's table should hold. */
+typedef struct key_model {
+    int64_t rows, key_sum;
+} key_model;
+
+static void check_both(sqlite3 *writer, const char *path, const key_model *m)
+{
+    assert_int_equal(int_of(writer, "SELECT count(*) FROM t"), m->rows);
+    assert_int_equal(int_of(writer, "SELECT coalesce(sum(k), 0) FROM t INDEXED BY t_k"),
+                     m->key_sum);
+    sqlite3 *fresh = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &fresh, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(int_of(fresh, "SELECT count(*) FROM t"), m->rows);
+    assert_int_equal(int_of(fresh, "SELECT coalesce(sum(k), 0) FROM t INDEXED BY t_k"), m->key_sum);
+    check_ok(fresh);
+    sqlite3_close(fresh);
+    check_ok(writer);
+}
+
+static void random_inserts_rollbacks_and_vacuum_match_a_model(void **state)
+{
+    fixture *f = *state;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    exec_ok(db, "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; "
+                "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 500");
+    exec_ok(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, k INTEGER NOT NULL, pad BLOB);"
+                "CREATE INDEX t_k ON t (k)");
+    sqlite3_stmt *insert = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "INSERT INTO t (k, pad) VALUES (?, zeroblob(?))", -1, &insert, NULL),
+        SQLITE_OK);
+    /* A reader that stays open, as the server's do: its cache must follow every change. */
+    sqlite3 *reader = NULL;
+    assert_int_equal(sqlite3_open_v2(f->path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    key_model m = {0};
+    uint64_t seed = 0x9e3779b97f4a7c15u;
+    for (int txn = 0; txn < 600; txn++) {
+        exec_ok(db, "BEGIN");
+        key_model next = m;
+        for (int i = 0; i < 40; i++) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            int64_t k = (int64_t)(seed >> 40); /* random: inserts all over the index */
+            sqlite3_bind_int64(insert, 1, k);
+            sqlite3_bind_int(insert, 2, (int)(seed % 700));
+            assert_int_equal(sqlite3_step(insert), SQLITE_DONE);
+            sqlite3_reset(insert);
+            next.rows++;
+            next.key_sum += k;
+        }
+        if (txn % 7 == 3) { /* frees pages: later transactions reuse them out of order */
+            next.rows -= int_of(db, "SELECT count(*) FROM t WHERE k % 5 = 0");
+            next.key_sum -= int_of(db, "SELECT coalesce(sum(k), 0) FROM t WHERE k % 5 = 0");
+            exec_ok(db, "DELETE FROM t WHERE k % 5 = 0");
+        }
+        if (txn % 5 == 4) {
+            exec_ok(db, "ROLLBACK"); /* the cache must drop the pages past the end again */
+        } else {
+            exec_ok(db, "COMMIT");
+            m = next;
+        }
+        assert_int_equal(int_of(reader, "SELECT count(*) FROM t INDEXED BY t_k"), m.rows);
+        assert_int_equal(int_of(reader, "SELECT coalesce(sum(k), 0) FROM t"), m.key_sum);
+        if (txn % 50 == 25) { /* another connection changes pages the writer has cached */
+            sqlite3 *other = NULL;
+            assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+            m.rows -= int_of(other, "SELECT count(*) FROM t WHERE k % 11 = 0");
+            m.key_sum -= int_of(other, "SELECT coalesce(sum(k), 0) FROM t WHERE k % 11 = 0");
+            exec_ok(other, "DELETE FROM t WHERE k % 11 = 0");
+            sqlite3_close(other);
+            assert_int_equal(int_of(db, "SELECT count(*) FROM t INDEXED BY t_k"), m.rows);
+        }
+        if (txn % 150 == 149)
+            check_both(db, f->path, &m);
+        if (txn == 300)
+            exec_ok(db, "VACUUM"); /* the file shrinks: truncations below the last one */
+    }
+    sqlite3_finalize(insert);
+    check_both(db, f->path, &m);
+    assert_true(m.rows > 10000);
+    sqlite3_close(reader);
+    sqlite3_close(db);
 }
 
 static sqlite3 *open_writer(const char *path, int cache_pages)
@@ -261,12 +355,15 @@ static void a_dead_process_leaves_its_commits_and_only_them(void **state)
 
 int main(void)
 {
-    if (!pal_store_walbuf_install() || !pal_store_walbuf_install()) { /* twice: idempotent */
-        fputs("the WAL-gathering VFS could not be installed\n", stderr);
+    /* In palabre main's order (the VFS's install starts SQLite); each twice: idempotent. */
+    if (!pal_store_pcache_install() || !pal_store_pcache_install() || !pal_store_walbuf_install() ||
+        !pal_store_walbuf_install()) {
+        fputs("the page-cache wrapper or the WAL-gathering VFS could not be installed\n", stderr);
         return 1;
     }
 #define T(f) cmocka_unit_test_setup_teardown(f, make_dir, remove_dir)
     const struct CMUnitTest tests[] = {
+        T(random_inserts_rollbacks_and_vacuum_match_a_model),
         T(commits_of_every_size_are_seen_at_once),
         T(pages_spilled_to_the_wal_are_read_back),
         T(a_dead_process_leaves_its_commits_and_only_them),
