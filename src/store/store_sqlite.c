@@ -177,6 +177,7 @@ enum {
      * the WAL is wholly copied and starts again from its beginning (SQLite restarts it only
      * then). */
     WAL_TAIL_PAGES = 1000,
+    CHECKPOINT_MAX_PASSES = 4, /* ... passes of the checkpointer to get it that short */
     /* ... and past this length the writer checkpoints itself, as without the option: the
      * checkpointer is behind or failing, and a long WAL slows every read. */
     WAL_WRITER_LIMIT_PAGES = 4 * WAL_AUTOCHECKPOINT_PAGES,
@@ -1251,9 +1252,16 @@ pal_err pal_store_checkpoint(pal_store *store)
     int expected = CHECKPOINT_IDLE;
     if (!atomic_compare_exchange_strong(&store->checkpoint_state, &expected, CHECKPOINT_RUNNING))
         return PAL_OK;
-    int frames = 0, copied = 0;
-    int rc = sqlite3_wal_checkpoint_v2(store->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+    int frames = 0, copied = 0, rc = SQLITE_OK;
+    for (int pass = 0; pass < CHECKPOINT_MAX_PASSES; pass++) {
+        rc = sqlite3_wal_checkpoint_v2(store->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE,
                                        &frames, &copied);
+        /* The writer went on meanwhile: copy what it wrote too (a shorter pass each time
+         * while copying outruns writing) until it is short enough for the writer's own. */
+        int now = atomic_load(&store->wal_frames);
+        if (rc != SQLITE_OK || copied <= 0 || now < copied || now - copied <= WAL_TAIL_PAGES)
+            break;
+    }
     if (rc == SQLITE_OK && copied > 0)
         rc = sync_database_file(store->checkpoint_db);
     if (rc == SQLITE_OK && copied > 0) {

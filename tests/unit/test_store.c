@@ -314,11 +314,96 @@ static void deferred_sync_from_another_thread(void **state)
     assert_int_equal(pal_store_sync(NULL), PAL_ERR_STATE);
 }
 
-/* With checkpoint_deferred, a thread of its own copies the WAL into the database when
- * pal_store_checkpoint_due() says so (the server's checkpointer), and the writer finishes
- * each pass: the WAL keeps starting again from its beginning, so its file stays near the
- * threshold (3,000 pages) instead of growing to the writer's own limit (12,000), and nothing
- * written is lost. */
+/* With checkpoint_deferred the WAL is copied into the database by pal_store_checkpoint(),
+ * called when pal_store_checkpoint_due() says so (the server's checkpointer thread), and the
+ * writer finishes the copy: the WAL keeps starting again from its beginning, so its file
+ * stays near the threshold (3,000 pages) instead of growing to the writer's own limit
+ * (12,000), and nothing written is lost. Here the passes come between commits, so the
+ * bound is exact; the next test runs them on another thread, against a writer going flat
+ * out. */
+static long file_size(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return -1;
+    long size = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
+    fclose(fp);
+    return size;
+}
+
+enum { PAGE_MESSAGES = 16000 }; /* ~3.5 KB each, a page each: 16,000 pages through the WAL */
+
+/* Ingests message i of the page-sized series (101 customers). */
+static void ingest_page_message(pal_store *store, int i)
+{
+    char user[16], key[16], text[3500];
+    memset(text, 'a', sizeof(text) - 1);
+    text[sizeof(text) - 1] = '\0';
+    snprintf(user, sizeof(user), "u%d", i % 101);
+    snprintf(key, sizeof(key), "k%d", i);
+    memcpy(text, key, strlen(key));
+    ingest1(store, inbound("stade", "api", user, key, text, T0 + i));
+}
+
+static void check_page_messages(const fixture *f)
+{
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM messages"), PAGE_MESSAGES);
+    assert_int_equal(sql_int(f, "SELECT count(DISTINCT substr(text, 1, 7)) FROM messages"),
+                     PAGE_MESSAGES);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM customers"), 101);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM pragma_integrity_check WHERE "
+                                "integrity_check = 'ok'"),
+                     1);
+}
+
+static pal_store *open_deferred(const fixture *f)
+{
+    pal_store_options options = {
+        .sync_full = true, .sync_deferred = true, .checkpoint_deferred = true};
+    pal_store *store = NULL;
+    char err[512] = "";
+    assert_int_equal(pal_store_open(f->path, &options, &store, err, sizeof(err)), PAL_OK);
+    return store;
+}
+
+static long wal_bytes(const fixture *f)
+{
+    char wal[600];
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    return file_size(wal);
+}
+
+static void deferred_checkpoint_keeps_the_wal_short(void **state)
+{
+    fixture *f = *state;
+    pal_store *store = open_deferred(f);
+    assert_false(pal_store_checkpoint_due(store));
+    int passes = 0;
+    for (int i = 0; i < PAGE_MESSAGES; i++) {
+        ingest_page_message(store, i);
+        if (pal_store_checkpoint_due(store)) {
+            assert_int_equal(pal_store_checkpoint(store), PAL_OK);
+            assert_false(pal_store_checkpoint_due(store)); /* copied: not due again */
+            passes++;
+        }
+    }
+    assert_int_equal(pal_store_sync(store), PAL_OK);
+    assert_true(passes >= 4);
+    /* 3,000 pages and the commit that crossed them, never the writer's 12,000 */
+    assert_true(wal_bytes(f) > 0);
+    assert_true(wal_bytes(f) < 3100L * (4096 + 24));
+    pal_store_close(store);
+    check_page_messages(f);
+
+    /* without the option the call does nothing and is never due */
+    store = open_store(f);
+    assert_false(pal_store_checkpoint_due(store));
+    assert_int_equal(pal_store_checkpoint(store), PAL_OK);
+    pal_store_close(store);
+    assert_false(pal_store_checkpoint_due(NULL));
+    assert_int_equal(pal_store_checkpoint(NULL), PAL_ERR_STATE);
+}
+
 typedef struct checkpointer_arg {
     pal_store *store;
     atomic_int stop; /* set by the main thread once, read here */
@@ -340,66 +425,27 @@ static void *checkpoint_loop(void *arg)
     return NULL;
 }
 
-static long file_size(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return -1;
-    long size = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
-    fclose(fp);
-    return size;
-}
-
-static void deferred_checkpoint_keeps_the_wal_short(void **state)
+static void deferred_checkpoint_from_another_thread(void **state)
 {
     fixture *f = *state;
-    pal_store_options options = {
-        .sync_full = true, .sync_deferred = true, .checkpoint_deferred = true};
-    pal_store *store = NULL;
-    char err[512] = "";
-    assert_int_equal(pal_store_open(f->path, &options, &store, err, sizeof(err)), PAL_OK);
-    assert_false(pal_store_checkpoint_due(store));
+    pal_store *store = open_deferred(f);
     checkpointer_arg arg = {.store = store};
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, checkpoint_loop, &arg), 0);
-    /* ~3.5 KB a message, a page each: 16,000 pages through the WAL */
-    enum { N = 16000 };
-    char text[3500];
-    memset(text, 'a', sizeof(text) - 1);
-    text[sizeof(text) - 1] = '\0';
-    for (int i = 0; i < N; i++) {
-        char user[16], key[16];
-        snprintf(user, sizeof(user), "u%d", i % 101);
-        snprintf(key, sizeof(key), "k%d", i);
-        memcpy(text, key, strlen(key));
-        ingest1(store, inbound("stade", "api", user, key, text, T0 + i));
+    for (int i = 0; i < PAGE_MESSAGES; i++) {
+        ingest_page_message(store, i);
         if (i % 64 == 0)
             assert_int_equal(pal_store_sync(store), PAL_OK);
     }
     atomic_store(&arg.stop, 1);
     assert_int_equal(pthread_join(thread, NULL), 0);
     assert_int_equal(arg.failures, 0);
-    assert_true(arg.passes >= 3);
-    char wal[600];
-    snprintf(wal, sizeof(wal), "%s-wal", f->path);
-    long wal_bytes = file_size(wal);
-    assert_true(wal_bytes > 0);
-    assert_true(wal_bytes < 6000L * 4096);
+    assert_true(arg.passes >= 1);
+    /* How short depends on how the two threads were scheduled; never past the writer's
+     * own limit (12,000 pages) and its commit. */
+    assert_true(wal_bytes(f) < 12100L * (4096 + 24));
     pal_store_close(store);
-    assert_int_equal(sql_int(f, "SELECT count(*) FROM messages"), N);
-    assert_int_equal(sql_int(f, "SELECT count(DISTINCT substr(text, 1, 7)) FROM messages"), N);
-    assert_int_equal(sql_int(f, "SELECT count(*) FROM customers"), 101);
-    assert_int_equal(sql_int(f, "SELECT count(*) FROM pragma_integrity_check WHERE "
-                                "integrity_check = 'ok'"),
-                     1);
-
-    /* without the option the call does nothing and is never due */
-    store = open_store(f);
-    assert_false(pal_store_checkpoint_due(store));
-    assert_int_equal(pal_store_checkpoint(store), PAL_OK);
-    pal_store_close(store);
-    assert_false(pal_store_checkpoint_due(NULL));
-    assert_int_equal(pal_store_checkpoint(NULL), PAL_ERR_STATE);
+    check_page_messages(f);
 }
 
 static void refuses_newer_schema(void **state)
@@ -1473,6 +1519,7 @@ int main(void)
         T(reopen_keeps_data),
         T(deferred_sync_from_another_thread),
         T(deferred_checkpoint_keeps_the_wal_short),
+        T(deferred_checkpoint_from_another_thread),
         T(refuses_newer_schema),
         T(ingest_turn_writes_rows_once),
         T(state_of_schema_2_survives_migration),
