@@ -78,7 +78,7 @@ static void check_numbers(const pal_analysis *analysis, pal_arena *arena)
             abort();
         if (i > 0 && m[i].tok_start < m[i - 1].tok_end)
             abort(); /* overlapping or out of order */
-        if (!(m[i].value >= 0) || m[i].value > 1e18)
+        if (!(m[i].value >= 0) || m[i].value > 1e15)
             abort(); /* negative, NaN or absurd */
     }
 }

@@ -45,6 +45,9 @@ enum {
     FUZZY_MIN_TARGET = 4 /* shortest number word we correct towards */
 };
 
+/* The largest value found: a double counts units exactly up to here. */
+static const double NUM_MAX_VALUE = 1e15;
+
 typedef enum word_class {
     W_UNIT,     /* 0..9 */
     W_TEEN,     /* 10..19 */
@@ -342,9 +345,12 @@ static bool match_digits(const pal_analysis *analysis, size_t i, pal_number_matc
         }
     }
 
-    /* "2 mille", "3 dozen", "1,5 million". */
+    /* "2 mille", "3 dozen", "1,5 million". Not past 10^15, where a double
+     * stops counting units exactly: "222222222222222 million" is the
+     * digits, then a word. */
     const number_word *w = word_at(analysis, end);
-    if (w && (w->cls == W_THOUSAND || w->cls == W_MILLION || w->cls == W_GROUP)) {
+    if (w && (w->cls == W_THOUSAND || w->cls == W_MILLION || w->cls == W_GROUP) &&
+        value * w->value <= NUM_MAX_VALUE) {
         value *= w->value;
         end++;
     }

@@ -29,7 +29,8 @@ typedef struct pal_number_match {
                       "un", "une", "one" ("une bière" is 1, "one of them" is not) */
 } pal_number_match;
 
-/* All numbers in the analysis, in text order, not overlapping.
+/* All numbers in the analysis, in text order, not overlapping, each value
+ * in [0, 10^15].
  * *out (OUT) is allocated in arena; *count (OUT) its length. */
 pal_err pal_numbers_extract(const pal_analysis *analysis, pal_arena *arena, pal_number_match **out,
                             size_t *count);

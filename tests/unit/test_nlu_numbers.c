@@ -391,6 +391,19 @@ static void test_hostile(void **state)
     assert_int_equal(pal_numbers_extract(&empty, NULL, &m, &count), PAL_ERR_INVALID);
     assert_int_equal(pal_numbers_extract(&empty, f->arena, NULL, &count), PAL_ERR_INVALID);
 
+    /* A scale word that would carry the value past 10^15 is a number of
+     * its own (found by fuzzing: "millio" is read as "million"). */
+    assert_int_equal(numbers_in(f, "222222222222222 millio", PAL_LANG_UNKNOWN, &m), 2);
+    assert_true(m[0].value == 222222222222222.0 && m[0].tok_end == 1);
+    assert_true(m[1].value == 1e6);
+    assert_int_equal(numbers_in(f, "999999999 million", PAL_LANG_UNKNOWN, &m), 1);
+    assert_true(m[0].value == 999999999e6);
+    assert_int_equal(numbers_in(f, "1000000000 million", PAL_LANG_UNKNOWN, &m), 1);
+    assert_true(m[0].value == 1e15);
+    assert_int_equal(numbers_in(f, "1000000001 million", PAL_LANG_UNKNOWN, &m), 2);
+    assert_true(m[0].value == 1000000001.0 && m[0].tok_end == 1);
+    assert_true(m[1].value == 1e6 && m[1].in_words);
+
     /* 1 MiB of digits: far too long for a quantity, and no crash. */
     size_t big = PAL_TEXT_MAX_BYTES;
     char *digits = malloc(big + 1);
