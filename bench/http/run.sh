@@ -2,14 +2,15 @@
 # bench/http/run.sh — palabre end to end over HTTP (REST API, durable store) against
 # the ceiling of this machine: nginx answering a fixed 200.
 #
-#   bench/http/run.sh [--rounds N] [--duration S] [--rate R] [--conns C]
+#   bench/http/run.sh [--rounds N] [--duration S] [--rate R] [--conns C[,C...]]
 #                     [--customers N] [--bots LIST] [--sync-normal] [--only pinned|shared]
 #                     [--out FILE]
 #
-# Defaults: 5 rounds, 8 s per load, 5,000 requests/s, 64 connections, 50,000
+# Defaults: 5 rounds, 8 s per load, 5,000 requests/s, 64 then 256 connections
+# for the throughput (the first count also for the fixed rate), 50,000
 # customers, bots "stade" (e.g. --bots stade,monresultat,assistant for a mix),
 # the store fsyncing each commit (store_sync_full=true; --sync-normal: false).
-# About 5 minutes. Needs build/palabre (or PALABRE=/path); installs wrk and
+# About 8 minutes. Needs build/palabre (or PALABRE=/path); installs wrk and
 # nginx-light from Debian when missing. Summary on stdout, progress on stderr,
 # raw results as JSON lines in FILE, written as the runs go (default: a new
 # file under ${TMPDIR:-/tmp}).
@@ -19,9 +20,12 @@
 # first with the server on core 0 and the load generator on core 1 ("pinned"),
 # then with no pinning, everything sharing both cores ("shared": the "2 cores"
 # of the targets in BENCH.md):
-#   1. throughput: `wrk -t1 -c64 -d8s --latency -s bench/http/messages.lua`
-#      (closed loop: 64 connections, each sends its next message as soon as the
-#      answer comes), palabre and nginx alternately, A B A B, N rounds each;
+#   1. throughput: `wrk -t1 -cC -d8s --latency -s bench/http/messages.lua`
+#      (closed loop: C connections, each sends its next message as soon as the
+#      answer comes), palabre and nginx alternately, A B A B, N rounds each,
+#      for each C of --conns (64, then 256: a durable server answers a message
+#      once its batch is on disk, so 64 in flight leave the cores waiting for
+#      the fsync; 256 measure its saturation rate);
 #   2. latency at a fixed rate: bench/http/fixedrate.c, N runs against palabre
 #      and one against nginx (the load generator's own floor).
 #
@@ -51,14 +55,14 @@ usage() { sed -n '2,16s/^# \{0,1\}//p' "$self"; }
 say() { printf '%s\n' "$*" >&2; }
 die() { say "run.sh: $*"; exit 2; }
 
-rounds=5 duration=8 rate=5000 conns=64 customers=50000 bots=stade sync_full=true
+rounds=5 duration=8 rate=5000 conns_list=64,256 customers=50000 bots=stade sync_full=true
 only="" out=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift 2 ;;
         --duration) duration=$2; shift 2 ;;
         --rate) rate=$2; shift 2 ;;
-        --conns) conns=$2; shift 2 ;;
+        --conns) conns_list=$2; shift 2 ;;
         --customers) customers=$2; shift 2 ;;
         --bots) bots=$2; shift 2 ;;
         --sync-normal) sync_full=false; shift ;;
@@ -68,9 +72,16 @@ while [ $# -gt 0 ]; do
         *) say "run.sh: unknown argument $1"; usage >&2; exit 2 ;;
     esac
 done
-for v in rounds duration rate conns customers; do
+for v in rounds duration rate customers; do
     case "${!v}" in ''|*[!0-9]*|0) die "--$v wants a positive integer" ;; esac
 done
+IFS=, read -r -a conns_all <<<"$conns_list"
+[ "${#conns_all[@]}" -ge 1 ] && [ "${#conns_all[@]}" -le 4 ] || die "--conns: one to four connection counts, comma-separated"
+for c in "${conns_all[@]}"; do
+    case "$c" in ''|*[!0-9]*|0) die "--conns: positive integers, comma-separated (got $conns_list)" ;; esac
+    [ "$c" -le 4000 ] || die "--conns: at most 4000 connections (palabre's and nginx's limits here)"
+done
+conns=${conns_all[0]} # the fixed-rate runs' connections
 [ "$rounds" -le 50 ] && [ "$duration" -le 120 ] || die "at most 50 rounds of 120 s"
 case "$only" in ''|pinned|shared) ;; *) die "--only pinned or --only shared" ;; esac
 case "$bots" in *[!a-z0-9_,]*|'') die "--bots: a comma-separated list of bot names" ;; esac
@@ -264,12 +275,12 @@ stop_palabre() {
 }
 
 # --- the load ---------------------------------------------------------------------
-wrk_args=(-t1 "-c$conns" "-d${duration}s" --latency -s "bench/http/messages.lua")
-# run_wrk LABEL PORT ROUND PIN... -> sets WRK_JSON; wrk's own output goes to stderr
+wrk_args=(-t1 "-cCONNS" "-d${duration}s" --latency -s "bench/http/messages.lua")
+# run_wrk LABEL PORT ROUND CONNS PIN... -> sets WRK_JSON; wrk's own output goes to stderr
 run_wrk() {
-    local label=$1 port=$2 round=$3 rc=0
-    shift 3
-    timeout $((duration + 30)) "$@" wrk "${wrk_args[@]}" "http://127.0.0.1:$port" \
+    local label=$1 port=$2 round=$3 c=$4 rc=0
+    shift 4
+    timeout $((duration + 30)) "$@" wrk "${wrk_args[@]/CONNS/$c}" "http://127.0.0.1:$port" \
         -- "$token" "$customers" "$round" bench/engine "$bots" >"$tmp/wrk.out" 2>&1 || rc=$?
     sed 's/^/    /' "$tmp/wrk.out" | grep -v 'wrk-json' >&2
     WRK_JSON=$(sed -n 's/^wrk-json //p' "$tmp/wrk.out" | tail -n 1)
@@ -300,9 +311,9 @@ record() { printf '%s\n' "$1" >>"$out"; } # as it goes: a run cut short keeps it
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo none)
 dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | wc -l)
-record "$(printf '{"bench": "http", "kind": "meta", "date": "%s", "commit": "%s", "modified_files": %s, "cpu": "%s", "cpus": %s, "kernel": "%s", "wrk": "%s", "nginx": "%s", "palabre": "%s", "rounds": %s, "duration_s": %s, "rate": %s, "conns": %s, "customers": %s, "bots": "%s", "store_sync_full": %s, "data_fs": "%s", "palabre_port": %s, "nginx_port": %s, "orders_port": %s}' \
+record "$(printf '{"bench": "http", "kind": "meta", "date": "%s", "commit": "%s", "modified_files": %s, "cpu": "%s", "cpus": %s, "kernel": "%s", "wrk": "%s", "nginx": "%s", "palabre": "%s", "rounds": %s, "duration_s": %s, "rate": %s, "conns": %s, "conns_throughput": [%s], "customers": %s, "bots": "%s", "store_sync_full": %s, "data_fs": "%s", "palabre_port": %s, "nginx_port": %s, "orders_port": %s}' \
     "$(date -u +%FT%TZ)" "$commit" "$dirty" "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo | tr -d '"')" \
-    "$(nproc)" "$(uname -r)" "$wrk_version" "$nginx_version" "$palabre" "$rounds" "$duration" "$rate" "$conns" \
+    "$(nproc)" "$(uname -r)" "$wrk_version" "$nginx_version" "$palabre" "$rounds" "$duration" "$rate" "$conns" "$conns_list" \
     "$customers" "$bots" "$sync_full" "$(df -PT "$tmp" | awk 'NR == 2 { print $2 }')" "$pal_port" "$nginx_port" "$orders_port")"
 : >"$tmp/notable.log"
 
@@ -317,20 +328,22 @@ for placement in "${placements[@]}"; do
     fi
     start_nginx "${pin_server[@]}"
 
-    say "== $placement: throughput, wrk -t1 -c$conns -d${duration}s, A B A B x $rounds"
+    for c in "${conns_all[@]}"; do
+    say "== $placement: throughput, wrk -t1 -c$c -d${duration}s, A B A B x $rounds"
     for ((r = 1; r <= rounds; r++)); do
         start_palabre "${pin_server[@]}"
         RSS_READY=$(proc_kb "$pal_pid" VmRSS)
         c0=$(proc_cpu_ticks "$pal_pid")
-        say "  [$placement] round $r: palabre (ready in $pal_ready_ms ms, RSS $RSS_READY kB)"
-        run_wrk palabre "$pal_port" "$r" "${pin_client[@]}"
+        say "  [$placement] -c$c round $r: palabre (ready in $pal_ready_ms ms, RSS $RSS_READY kB)"
+        run_wrk palabre "$pal_port" "$r" "$c" "${pin_client[@]}"
         CPU_S=$(awk -v a="$c0" -v b="$(proc_cpu_ticks "$pal_pid")" -v t="$tck" 'BEGIN { printf "%.2f", (b - a) / t }')
         stop_palabre "$placement throughput"
         say "    palabre process: $PROC_JSON"
-        record "{\"bench\": \"http\", \"kind\": \"throughput\", \"placement\": \"$placement\", \"server\": \"palabre\", \"round\": $r, \"result\": $WRK_JSON, \"process\": $PROC_JSON}"
-        say "  [$placement] round $r: nginx"
-        run_wrk nginx "$nginx_port" "$r" "${pin_client[@]}"
-        record "{\"bench\": \"http\", \"kind\": \"throughput\", \"placement\": \"$placement\", \"server\": \"nginx\", \"round\": $r, \"result\": $WRK_JSON}"
+        record "{\"bench\": \"http\", \"kind\": \"throughput\", \"placement\": \"$placement\", \"conns\": $c, \"server\": \"palabre\", \"round\": $r, \"result\": $WRK_JSON, \"process\": $PROC_JSON}"
+        say "  [$placement] -c$c round $r: nginx"
+        run_wrk nginx "$nginx_port" "$r" "$c" "${pin_client[@]}"
+        record "{\"bench\": \"http\", \"kind\": \"throughput\", \"placement\": \"$placement\", \"conns\": $c, \"server\": \"nginx\", \"round\": $r, \"result\": $WRK_JSON}"
+    done
     done
 
     say "== $placement: latency at $rate requests/s (open loop), $rounds runs + 1 of nginx"
@@ -356,7 +369,7 @@ elapsed=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a 
 pin_note="server (palabre or nginx) on core 0, load generator on core 1"
 cmd_palabre="PALABRE_API_TOKEN=\$TOKEN PALABRE_STADE_SERVICE_ORDERS_URL=http://127.0.0.1:$orders_port/orders [taskset -c 0] $palabre ${pal_args[*]} --data FRESH_DIR ${bot_dirs[*]}"
 cmd_nginx="[taskset -c 0] $nginx_bin -p TMP/nginx -c TMP/nginx/nginx.conf -e TMP/nginx/error.log -g 'daemon off;'"
-cmd_wrk="[taskset -c 1] wrk ${wrk_args[*]} http://127.0.0.1:PORT -- \$TOKEN $customers ROUND bench/engine $bots"
+cmd_wrk="[taskset -c 1] wrk ${wrk_args[*]/CONNS/C} http://127.0.0.1:PORT -- \$TOKEN $customers ROUND bench/engine $bots"
 cmd_fixed="cc -O2 -o fixedrate bench/http/fixedrate.c && [taskset -c 1] ./fixedrate --port PORT --token \$TOKEN --seed ROUND ${fixed_args[*]}"
 python3 - "$out" "$elapsed" "$pin_note" "$cmd_palabre" "$cmd_nginx" "$cmd_wrk" "$cmd_fixed" "$tmp/notable.log" \
     "$tmp/nginx/nginx.conf" <<'EOF'
@@ -390,18 +403,22 @@ P(f"# palabre over HTTP vs nginx (bench/http) — {meta['date']}, commit {meta['
 P("")
 P(f"Machine: {meta['cpus']} × {meta['cpu']}, Linux {meta['kernel']}; wrk {meta['wrk']}, {meta['nginx']}; "
   f"data directories on {meta['data_fs']} (fresh for every palabre run).")
-P(f"Load: {meta['conns']} connections, {meta['duration_s']} s per run, {meta['rounds']} round{'s' if meta['rounds'] > 1 else ''}; messages for "
+conns_tp = meta.get("conns_throughput") or [meta["conns"]]
+P(f"Load: {', then '.join(str(c) for c in conns_tp)} connections for the throughput, {meta['conns']} for the fixed rate, {meta['duration_s']} s per run, {meta['rounds']} round{'s' if meta['rounds'] > 1 else ''}; messages for "
   f"bot(s) {meta['bots']} from {meta['customers']:,} customers replaying bench/engine's conversations; "
   f"store_sync_full={str(meta['store_sync_full']).lower()}. Total time {elapsed} s.")
 P("")
 P("## 1. Sustained throughput (wrk, closed loop), A B A B: median (min–max)")
 P("")
-P("| placement | palabre req/s | p50 ms | p99 ms | non-2xx | nginx req/s | palabre / nginx |")
-P("|---|---|---|---|---|---|---|")
+P("| placement | connections | palabre req/s | p50 ms | p99 ms | non-2xx | nginx req/s | palabre / nginx |")
+P("|---|---|---|---|---|---|---|---|")
 bad = []
-for p in placements:
-    pa = [r for r in sel("throughput", p, "palabre") if not r["result"].get("failed")]
-    ng = [r for r in sel("throughput", p, "nginx") if not r["result"].get("failed")]
+for p, c in [(p, c) for p in placements for c in conns_tp]:
+    at_c = lambda rs: [r for r in rs if r.get("conns", meta["conns"]) == c and not r["result"].get("failed")]
+    pa = at_c(sel("throughput", p, "palabre"))
+    ng = at_c(sel("throughput", p, "nginx"))
+    if not pa and not ng:
+        continue
     ratios = []
     for a in pa:
         b = [x for x in ng if x["round"] == a["round"]]
@@ -409,16 +426,16 @@ for p in placements:
             ratios.append(100.0 * a["result"]["rps"] / b[0]["result"]["rps"])
     non2xx = sum(r["result"]["non2xx"] for r in pa)
     sock = sum(sum(r["result"]["socket_errors"].values()) for r in pa)
-    P(f"| {label[p]} | {mmm([r['result']['rps'] for r in pa])} | "
+    P(f"| {label[p]} | {c} | {mmm([r['result']['rps'] for r in pa])} | "
       f"{mmm([ms(r['result']['latency_us']['p50']) for r in pa], '{:.2f}')} | "
       f"{mmm([ms(r['result']['latency_us']['p99']) for r in pa], '{:.1f}')} | {non2xx}"
       + (f" (+{sock} socket errors)" if sock else "") + " | "
       f"{mmm([r['result']['rps'] for r in ng])} | {mmm(ratios, '{:.1f}%')} |")
     if non2xx or sock:
-        bad.append(f"{p} throughput: {non2xx} non-2xx answers, {sock} socket errors from palabre")
+        bad.append(f"{p} throughput at {c} connections: {non2xx} non-2xx answers, {sock} socket errors from palabre")
     ngbad = sum(r["result"]["non2xx"] for r in ng)
     if ngbad:
-        bad.append(f"{p} throughput: nginx gave {ngbad} non-2xx answers")
+        bad.append(f"{p} throughput at {c} connections: nginx gave {ngbad} non-2xx answers")
 P("")
 P("## 2. Latency at a fixed rate (fixedrate.c, open loop, from each request's due time), runs: median (min–max)")
 P("")
@@ -480,7 +497,8 @@ for p in placements:
             if s["log_error"] or s["log_other"]:
                 bad.append(f"{p} {name} run {r['round']}: {s['log_error']} error log lines, {s['log_other']} other lines on stderr")
 P("")
-P("Targets (../shared/BENCH.md): ≥ 20,000 messages/s on this 2-core machine (read the 'shared' row), "
+P("Targets (../shared/BENCH.md): ≥ 20,000 messages/s on this 2-core machine (read the 'shared' rows: the "
+  "most connections is the saturation rate), "
   "p99 < 20 ms at 5,000/s, aim ≥ 50% of nginx's rate; RSS < 50 MB.")
 P("")
 P("## What looked wrong")
