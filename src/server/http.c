@@ -188,7 +188,7 @@ void pal_http_complete(pal_request *req, unsigned status, struct MHD_Response *r
      * HTTP thread may answer and free the request at once. Until then the
      * connection is suspended, so the request cannot go away. */
     if (resume)
-        MHD_resume_connection(connection);
+        pal_http_loops_resume(req->server->http, connection);
 }
 
 /* ---- request details --------------------------------------------------- */
@@ -360,7 +360,7 @@ static void stream_wake(pal_stream *st)
 {
     if (st->suspended) {
         st->suspended = false;
-        MHD_resume_connection(st->connection);
+        pal_http_loops_resume(st->server->http, st->connection);
     }
 }
 
@@ -759,34 +759,39 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     pal_log(PAL_LOG_WARN, "http", "%s", line);
 }
 
-struct MHD_Daemon *pal_http__start(pal_server *server, char *errbuf, size_t errlen)
+static struct MHD_Daemon *start_daemon(void *ctx, int listen_fd, unsigned connection_limit)
+{
+    pal_server *server = ctx;
+    /* No internal thread: http_loop.c runs each daemon (and says why). */
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER,
+                            mhd_log, server, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
+                            MHD_OPTION_CONNECTION_LIMIT, connection_limit,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_END);
+}
+
+pal_http_loops *pal_http__start(pal_server *server, char *errbuf, size_t errlen)
 {
     struct sockaddr_storage addr;
     socklen_t addr_len = 0;
     const pal_config *c = server->config;
+    char why[256] = "";
     if (!parse_listen(c->listen, &addr, &addr_len)) {
         pal_err_format(errbuf, errlen, "listen: '%s' is not ADDRESS:PORT", c->listen);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_TURBO | MHD_USE_ERROR_LOG;
-    if (addr.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, server,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)c->http_threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)16 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_END);
-    if (!d)
-        pal_err_format(errbuf, errlen, "cannot listen on %s: %s", c->listen, strerror(errno));
-    return d;
+    if (pal_http_loops_start((struct sockaddr *)&addr, addr_len, (size_t)c->http_threads,
+                             (unsigned)c->max_connections, start_daemon, server, &server->http, why,
+                             sizeof(why)) != PAL_OK)
+        pal_err_format(errbuf, errlen, "cannot listen on %s: %s", c->listen, why);
+    return server->http;
 }
 
-void pal_http__quiesce(struct MHD_Daemon *daemon)
+void pal_http__quiesce(pal_http_loops *loops)
 {
-    MHD_quiesce_daemon(daemon);
+    pal_http_loops_quiesce(loops);
 }
 
 void pal_http__close_streams(pal_server *server)
@@ -805,7 +810,7 @@ void pal_http__close_streams(pal_server *server)
     }
 }
 
-void pal_http__stop(struct MHD_Daemon *daemon)
+void pal_http__stop(pal_http_loops *loops)
 {
-    MHD_stop_daemon(daemon);
+    pal_http_loops_stop(loops);
 }

@@ -30,6 +30,7 @@
 #include "dialog/bot.h"
 #include "guard/ratelimit.h"
 #include "server/config.h"
+#include "server/http_loop.h"
 #include "server/pipeline.h"
 #include "store/store.h"
 
@@ -57,6 +58,7 @@ typedef struct pal_server {
     pthread_mutex_t streams_mutex;
     struct pal_stream *streams;
     atomic_bool stopping;
+    pal_http_loops *http; /* the HTTP threads (pal_http__start) */
 } pal_server;
 
 typedef struct pal_request pal_request;
@@ -138,17 +140,16 @@ int64_t pal_http_now_ms(void);
 
 /* ---- the daemon (server.c) -------------------------------------------- */
 
-struct MHD_Daemon;
-/* Listens on config->listen with a pool of http_threads; NULL and errbuf
- * on failure. */
-struct MHD_Daemon *pal_http__start(pal_server *server, char *errbuf, size_t errlen);
+/* Listens on config->listen with http_threads threads (http_loop.h); NULL
+ * and errbuf on failure. */
+pal_http_loops *pal_http__start(pal_server *server, char *errbuf, size_t errlen);
 /* Stops accepting connections (requests on open ones are still read). */
-void pal_http__quiesce(struct MHD_Daemon *daemon);
+void pal_http__quiesce(pal_http_loops *loops);
 /* Ends the event streams (new ones are refused once server->stopping). */
 void pal_http__close_streams(pal_server *server);
 /* Stops the daemon. Parked requests must all be completed first (the
  * pipeline is stopped). */
-void pal_http__stop(struct MHD_Daemon *daemon);
+void pal_http__stop(pal_http_loops *loops);
 
 /* ---- routes ------------------------------------------------------------ */
 

@@ -129,7 +129,7 @@ int pal_server_run(const pal_config *c)
     pal_server s;
     char errbuf[512];
     char *token = NULL;
-    struct MHD_Daemon *daemon = NULL;
+    pal_http_loops *http = NULL;
     int rc = 1;
     sigset_t set;
 
@@ -188,8 +188,8 @@ int pal_server_run(const pal_config *c)
         fprintf(stderr, "palabre serve: the store's pending work could not be recovered\n");
         goto out;
     }
-    daemon = pal_http__start(&s, errbuf, sizeof(errbuf));
-    if (!daemon) {
+    http = pal_http__start(&s, errbuf, sizeof(errbuf));
+    if (!http) {
         fprintf(stderr, "palabre serve: %s\n", errbuf);
         goto out;
     }
@@ -201,18 +201,18 @@ int pal_server_run(const pal_config *c)
     int sig = wait_for_signal(&set);
     pal_log(PAL_LOG_INFO, "server", "signal %d: stopping", sig);
     atomic_store(&s.stopping, true);
-    pal_http__quiesce(daemon);
+    pal_http__quiesce(http);
     pal_http__close_streams(&s);
     pal_pipeline_stop(s.pipeline, pal_http_now_ms() + (int64_t)c->shutdown_grace_seconds * 1000);
     rc = 0;
 out:
-    if (daemon)
+    if (http)
         pal_http__close_streams(&s);
     pal_pipeline_stop(s.pipeline, pal_http_now_ms());
     /* Kept-alive connections may still bring requests until the HTTP server stops: they
      * find the pipeline stopped (503), not freed. */
-    if (daemon)
-        pal_http__stop(daemon);
+    if (http)
+        pal_http__stop(http);
     pal_pipeline_free(s.pipeline);
     s.pipeline = NULL;
     close_readers(&s);

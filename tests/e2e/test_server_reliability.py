@@ -23,6 +23,7 @@ Run: PALABRE_BIN=$PWD/build/palabre /usr/bin/python3 -m pytest -q \
 import collections
 import http.client
 import json
+import os
 import re
 import resource
 import shutil
@@ -35,7 +36,7 @@ import time
 
 import pytest
 
-from server import (ROOT, ApiConnection, CallbackSink, PalabreServer, free_port,
+from server import (ROOT, TOKEN, ApiConnection, CallbackSink, PalabreServer, free_port,
                     wait_store_quiet)
 
 # Fast backoff for the delivery tests (the defaults are 500 ms to 60 s).
@@ -903,3 +904,44 @@ def test_a_store_that_refuses_writes_fails_messages_and_stops_promptly(launch):
         assert again.count("SELECT count(*) FROM identities WHERE external_id = ?",
                            customer) == 0
     assert again.stop() == 0
+
+
+@pytest.mark.parametrize("http_threads", [1, 2])
+def test_hundreds_of_requests_ready_at_once_are_all_answered(launch, http_threads):
+    """256 kept-alive connections each have a message waiting when the server looks,
+    three times over. Debian's libmicrohttpd (0.9.75), running its own epoll thread,
+    takes ready connections 128 at a time and, after a full batch, asked for more with
+    the blocking timeout computed before: when exactly 128 or 256 were ready, it slept
+    with them unread until an unrelated event or the 60-second connection timeout.
+    The server is stopped (SIGSTOP) while the messages are sent, so that they are all
+    ready at once when it continues. Each must be answered, in seconds."""
+    s = launch(settings={"http_threads": http_threads, "rate_customer_per_minute": 0})
+    n = 256
+    conns = [http.client.HTTPConnection("127.0.0.1", s.port, timeout=15) for _ in range(n)]
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+    try:
+        for c in conns:
+            c.connect()
+        time.sleep(0.5)  # every connection accepted and idle before the burst
+        for round_ in range(3):
+            os.kill(s.proc.pid, signal.SIGSTOP)
+            try:
+                for i, c in enumerate(conns):
+                    body = {"customer": f"burst-{i}", "text": "bonjour", "id": f"r{round_}.{i}"}
+                    c.request("POST", "/api/v1/bots/stade/messages", json.dumps(body).encode(),
+                              headers)
+                time.sleep(0.2)
+            finally:
+                os.kill(s.proc.pid, signal.SIGCONT)
+            started = time.monotonic()
+            for i, c in enumerate(conns):
+                r = c.getresponse()  # socket.timeout (an OSError) if it stalls
+                data = r.read()
+                assert r.status == 200, (round_, i, r.status, data[:200])
+                assert json.loads(data)["replies"], data[:200]
+            log(f"round {round_}: {n} answers in {time.monotonic() - started:.2f} s")
+    finally:
+        for c in conns:
+            c.close()
+    assert s.count("SELECT count(*) FROM messages WHERE direction = 'in'") == 3 * n
+    assert s.stop() == 0
