@@ -67,7 +67,7 @@ void pal_http_loops_resume(pal_http_loops *l, struct MHD_Connection *connection)
 {
     /* The daemon before resuming: once resumed, the connection may go. */
     const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_DAEMON);
+        l ? MHD_get_connection_info(connection, MHD_CONNECTION_INFO_DAEMON) : NULL;
     http_loop *loop = NULL;
     for (size_t i = 0; info && i < l->n_loops; i++) {
         if (l->loops[i].daemon == info->daemon)
@@ -170,6 +170,8 @@ pal_err pal_http_loops_start(const struct sockaddr *addr, socklen_t addr_len, si
         goto fail;
     *out = l;
     unsigned per_loop = max_connections / (unsigned)n_threads;
+    /* Every daemon before any thread: a thread's handler may resume a connection and look
+     * its daemon up among all of them (pal_http_loops_resume). */
     for (size_t i = 0; i < n_threads; i++) {
         http_loop *loop = &l->loops[i];
         loop->owner = l;
@@ -184,6 +186,9 @@ pal_err pal_http_loops_start(const struct sockaddr *addr, socklen_t addr_len, si
             pal_err_format(errbuf, errlen, "libmicrohttpd refused to start");
             goto fail;
         }
+    }
+    for (size_t i = 0; i < n_threads; i++) {
+        http_loop *loop = &l->loops[i];
         if (pthread_create(&loop->thread, NULL, loop_main, loop) != 0) {
             pal_err_format(errbuf, errlen, "cannot start an HTTP thread");
             goto fail;
